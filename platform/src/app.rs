@@ -1,0 +1,81 @@
+//! The application state shared by every request.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+use crate::config::{Environment, Settings};
+use crate::tenancy::hosts::HostResolver;
+use crate::views::Views;
+
+/// Everything a handler may need, built once at start-up.
+pub struct App {
+    /// The settings the process started with.
+    pub settings: Settings,
+    /// Connections to the platform database (and, for now, every tenant schema).
+    pub db: PgPool,
+    /// Host header to tenant, cached and kept fresh by LISTEN/NOTIFY.
+    pub hosts: Arc<HostResolver>,
+    /// The Tera templates.
+    pub views: Views,
+    /// Signs sessions and encrypts gateway secrets.
+    pub secret_key: SecretString,
+    /// The hostname listener; aborted when the app is dropped.
+    listener: tokio::task::JoinHandle<()>,
+}
+
+/// The axum state: a cheap handle on the [`App`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// Builds the app on an open pool and starts the hostname listener.
+    pub fn build(settings: Settings, db: PgPool) -> anyhow::Result<AppState> {
+        let secret_key = secret_key(&settings)?;
+        let hosts = HostResolver::new(db.clone(), settings.normalized_platform_domain());
+        let listener = hosts.spawn_listener();
+        Ok(AppState(Arc::new(App {
+            views: Views::load()?,
+            settings,
+            db,
+            hosts,
+            secret_key,
+            listener,
+        })))
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// `SECRET_KEY`, or in development a key generated once and kept in DATA_DIR/secret_key.
+fn secret_key(settings: &Settings) -> anyhow::Result<SecretString> {
+    if let Some(key) = &settings.secret_key {
+        return Ok(key.clone());
+    }
+    anyhow::ensure!(
+        settings.environment == Environment::Development,
+        "SECRET_KEY must be set in production (at least 32 random characters)"
+    );
+    let path = settings.data_dir.join("secret_key");
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        return Ok(SecretString::from(key.trim().to_owned()));
+    }
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let key = crate::accounts::generate_password() + &crate::accounts::generate_password();
+    std::fs::write(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+    Ok(SecretString::from(key))
+}

@@ -1,0 +1,335 @@
+//! The `storefront` command line: serve, migrate, manage tenants, run the demo.
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret as _, SecretString};
+use tokio::net::TcpListener;
+
+use crate::accounts;
+use crate::app::App;
+use crate::config::Settings;
+use crate::db::{self, Database};
+use crate::server;
+use crate::tenancy::{self, NewTenant, ProvisionError, migrate};
+
+/// Self-hostable multi-tenant commerce: one binary, one PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "storefront", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the platform site and every store over HTTP.
+    Serve,
+    /// Bring the platform schema and every tenant schema to the latest version.
+    Migrate {
+        /// How many tenant schemas to migrate at once.
+        #[arg(long, env = "MIGRATE_CONCURRENCY", default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Create, list and delete tenants (stores).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Boot everything with a demo store and serve it.
+    Demo,
+}
+
+/// Tenant management.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a store with its owner.
+    Create {
+        /// The store's subdomain on the platform domain.
+        #[arg(long, env = "STORE_SUBDOMAIN")]
+        subdomain: String,
+        /// The store's name.
+        #[arg(long, env = "STORE_NAME")]
+        name: String,
+        /// The owner's email address (an existing merchant keeps their password).
+        #[arg(long, env = "OWNER_EMAIL")]
+        owner_email: String,
+        /// The owner's password; one is generated and printed when omitted.
+        #[arg(long, env = "OWNER_PASSWORD", value_parser = parse_secret, hide_env_values = true)]
+        owner_password: Option<SecretString>,
+    },
+    /// List stores.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long, env = "TENANT_LIST_JSON")]
+        json: bool,
+    },
+    /// Delete a store and all its data.
+    Delete {
+        /// The store's subdomain.
+        subdomain: String,
+        /// Do not ask for confirmation.
+        #[arg(long, env = "TENANT_DELETE_YES")]
+        yes: bool,
+    },
+}
+
+fn parse_secret(s: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(s.to_owned()))
+}
+
+/// Where a command reads and writes: the terminal, or buffers in tests.
+pub struct Console<'a> {
+    /// Standard output.
+    pub out: &'a mut (dyn Write + Send),
+    /// Standard input (confirmations).
+    pub input: &'a mut (dyn BufRead + Send),
+    /// Whether standard error is a terminal (progress bars) .
+    pub terminal: bool,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli, console: &mut Console<'_>) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    match cli.command {
+        Command::Serve => serve(settings, false, console).await,
+        Command::Demo => serve(settings, true, console).await,
+        Command::Migrate { concurrency } => {
+            with_database(&settings, |pool| async move {
+                migrate_all(&pool, concurrency, console).await
+            })
+            .await
+        }
+        Command::Tenant(cmd) => {
+            let domain = settings.normalized_platform_domain();
+            with_database(&settings, |pool| async move {
+                run_tenant(cmd, &pool, &domain, console).await
+            })
+            .await
+        }
+    }
+}
+
+/// Opens the database (migrating the platform schema), runs `f`, and closes it again.
+async fn with_database<F, Fut>(settings: &Settings, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(sqlx::PgPool) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let database = Database::open(settings).await?;
+    let result = match db::migrate_platform(&database.pool).await {
+        Ok(_) => f(database.pool.clone()).await,
+        Err(e) => Err(e),
+    };
+    database.close().await;
+    result
+}
+
+async fn migrate_all(
+    pool: &sqlx::PgPool,
+    concurrency: usize,
+    console: &mut Console<'_>,
+) -> anyhow::Result<()> {
+    let migrations = tenant_store::migrations::Migrations::tenant();
+    let report = if console.terminal {
+        migrate::migrate_tenants(pool, migrations, concurrency, &migrate::BarProgress::new())
+            .await?
+    } else {
+        let progress = migrate::LineProgress::new(&mut *console.out);
+        migrate::migrate_tenants(pool, migrations, concurrency, &progress).await?
+    };
+    writeln!(
+        console.out,
+        "tenants at version {}: {} migrated now, {} failed",
+        migrations.latest(),
+        report.migrated,
+        report.failed.len()
+    )?;
+    if !report.failed.is_empty() {
+        for (subdomain, error) in &report.failed {
+            writeln!(console.out, "  {subdomain}: {error}")?;
+        }
+        bail!(
+            "{} tenant(s) failed to migrate; fix them and run `storefront migrate` again",
+            report.failed.len()
+        );
+    }
+    Ok(())
+}
+
+async fn run_tenant(
+    cmd: TenantCommand,
+    pool: &sqlx::PgPool,
+    domain: &str,
+    console: &mut Console<'_>,
+) -> anyhow::Result<()> {
+    match cmd {
+        TenantCommand::Create {
+            subdomain,
+            name,
+            owner_email,
+            owner_password,
+        } => {
+            let (password, generated) = match owner_password {
+                Some(p) => (p.expose_secret().to_owned(), false),
+                None => (accounts::generate_password(), true),
+            };
+            if let Err(m) = accounts::check_new_password(&password) {
+                bail!("owner_password: {m}");
+            }
+            let hash = hash_off_runtime(password.clone()).await?;
+            let new = NewTenant::parse(&subdomain, &name, &owner_email, hash)?;
+            let done = tenancy::provision(pool, &new).await.map_err(|e| match e {
+                ProvisionError::Internal(e) => e.context("creating the store"),
+                other => anyhow::anyhow!("{other}"),
+            })?;
+            let t = &done.tenant;
+            writeln!(
+                console.out,
+                "created store “{}” at {}.{domain}",
+                t.name, t.subdomain
+            )?;
+            writeln!(
+                console.out,
+                "  schema {} (version {})",
+                t.schema, t.schema_version
+            )?;
+            if done.owner_created {
+                writeln!(
+                    console.out,
+                    "  owner {} (new account)",
+                    new.owner_email.as_str()
+                )?;
+                if generated {
+                    writeln!(console.out, "  owner password: {password}")?;
+                }
+            } else {
+                writeln!(
+                    console.out,
+                    "  owner {} (existing account; password unchanged)",
+                    new.owner_email.as_str()
+                )?;
+            }
+            Ok(())
+        }
+        TenantCommand::List { json } => {
+            let tenants = tenancy::list(pool).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut *console.out, &tenants)?;
+                writeln!(console.out)?;
+            } else {
+                writeln!(
+                    console.out,
+                    "{:<24} {:<28} {:<10} {:<8} {:<13} {:>7}  CREATED",
+                    "SUBDOMAIN", "NAME", "STATUS", "PLAN", "SCHEMA", "VERSION"
+                )?;
+                for t in &tenants {
+                    writeln!(
+                        console.out,
+                        "{:<24} {:<28} {:<10} {:<8} {:<13} {:>7}  {}",
+                        t.subdomain,
+                        truncate(&t.name, 28),
+                        t.status,
+                        t.plan_code,
+                        t.schema,
+                        t.schema_version,
+                        t.created_at.format("%Y-%m-%d %H:%M")
+                    )?;
+                }
+                writeln!(console.out, "{} store(s)", tenants.len())?;
+            }
+            Ok(())
+        }
+        TenantCommand::Delete { subdomain, yes } => {
+            let Some(tenant) = tenancy::find_by_subdomain(pool, &subdomain).await? else {
+                bail!("no store has the subdomain “{subdomain}”");
+            };
+            if !yes {
+                write!(
+                    console.out,
+                    "Delete store “{}” ({}) and all its data? This cannot be undone.\n\
+                     Type the subdomain to confirm: ",
+                    tenant.name, tenant.subdomain
+                )?;
+                console.out.flush()?;
+                let mut answer = String::new();
+                console.input.read_line(&mut answer)?;
+                if answer.trim() != tenant.subdomain {
+                    bail!("not confirmed; nothing was deleted (pass --yes to skip the question)");
+                }
+            }
+            tenancy::delete(pool, &tenant.subdomain).await?;
+            writeln!(console.out, "deleted store {}", tenant.subdomain)?;
+            Ok(())
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        s.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
+async fn hash_off_runtime(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await?
+}
+
+/// The demo store's owner (development only).
+pub const DEMO_OWNER_EMAIL: &str = "demo@example.com";
+/// The demo store owner's password (development only).
+pub const DEMO_OWNER_PASSWORD: &str = "storefront-demo";
+
+/// `serve` and `demo`: open the database, migrate the platform schema (and for the demo,
+/// every tenant, then make sure the demo store exists), and serve until a signal.
+async fn serve(settings: Settings, demo: bool, console: &mut Console<'_>) -> anyhow::Result<()> {
+    let database = Database::open(&settings).await?;
+    let result = async {
+        db::migrate_platform(&database.pool).await?;
+        if demo {
+            let migrations = tenant_store::migrations::Migrations::tenant();
+            migrate::migrate_tenants(&database.pool, migrations, 4, &migrate::Silent).await?;
+            ensure_demo_store(&database.pool).await?;
+        }
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen_addr))?;
+        let addr = listener.local_addr()?;
+        let domain = settings.normalized_platform_domain();
+        let port = addr.port();
+        writeln!(console.out, "storefront is serving on {addr}")?;
+        writeln!(console.out, "  platform site: http://{domain}:{port}/")?;
+        if demo {
+            writeln!(console.out, "  demo store:    http://demo.{domain}:{port}/")?;
+            writeln!(
+                console.out,
+                "  demo owner:    {DEMO_OWNER_EMAIL} / {DEMO_OWNER_PASSWORD}"
+            )?;
+        }
+        writeln!(console.out, "press Ctrl-C to stop")?;
+        console.out.flush()?;
+        let state = App::build(settings.clone(), database.pool.clone())?;
+        server::run(state, listener, server::shutdown_signal()).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    database.close().await;
+    result
+}
+
+async fn ensure_demo_store(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    if tenancy::find_by_subdomain(pool, "demo").await?.is_some() {
+        return Ok(());
+    }
+    let hash = hash_off_runtime(DEMO_OWNER_PASSWORD.to_owned()).await?;
+    let new = NewTenant::parse("demo", "Demo Store", DEMO_OWNER_EMAIL, hash)?;
+    match tenancy::provision(pool, &new).await {
+        // Another process created it in the meantime: fine.
+        Ok(_) | Err(ProvisionError::SubdomainTaken(_)) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("creating the demo store: {e}")),
+    }
+}

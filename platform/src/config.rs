@@ -1,0 +1,122 @@
+//! Typed settings, read once from flags with environment fallbacks.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+
+/// Whether the server runs for development or for real shoppers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    /// Local development and demos: development-only conveniences are allowed.
+    #[default]
+    Development,
+    /// A live deployment: development-only conveniences are refused.
+    Production,
+}
+
+/// Process-wide settings. Every flag falls back to the environment variable of the same name.
+#[derive(Clone, Debug, Args)]
+pub struct Settings {
+    /// PostgreSQL URL. Without one, a private cluster runs under DATA_DIR/pg.
+    #[arg(long, env = "DATABASE_URL", global = true, value_parser = parse_secret, hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Address the HTTP server listens on.
+    #[arg(
+        long,
+        env = "LISTEN_ADDR",
+        global = true,
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen_addr: SocketAddr,
+
+    /// Domain of the platform site; stores live on its subdomains.
+    #[arg(
+        long,
+        env = "PLATFORM_DOMAIN",
+        global = true,
+        default_value = "localhost"
+    )]
+    pub platform_domain: String,
+
+    /// Directory for the embedded database, search indexes, media and mail files.
+    #[arg(long, env = "DATA_DIR", global = true, default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// SMTP server for outgoing mail (smtp://user:pass@host:port). Without one, mail is
+    /// written as files under DATA_DIR/mail.
+    #[arg(long, env = "SMTP_URL", global = true, value_parser = parse_secret, hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Key that signs sessions and encrypts gateway secrets. Required in production; in
+    /// development one is generated and kept in DATA_DIR/secret_key.
+    #[arg(long, env = "SECRET_KEY", global = true, value_parser = parse_secret, hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
+
+    /// Development or production.
+    #[arg(
+        long = "env",
+        env = "STOREFRONT_ENV",
+        global = true,
+        value_enum,
+        default_value_t
+    )]
+    pub environment: Environment,
+
+    /// Most database connections this process opens.
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        global = true,
+        default_value_t = 16
+    )]
+    pub database_max_connections: u32,
+
+    /// Log format: `pretty` for people, `json` for log collectors.
+    #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_secret(s: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(s.to_owned()))
+}
+
+impl Settings {
+    /// Settings for a process that uses `database_url` and otherwise the defaults; for tests
+    /// and tools that must not pick up the environment.
+    pub fn for_database(database_url: &str, data_dir: PathBuf) -> Self {
+        Self {
+            database_url: Some(SecretString::from(database_url.to_owned())),
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            platform_domain: "localhost".into(),
+            data_dir,
+            smtp_url: None,
+            secret_key: Some(SecretString::from(
+                "test-secret-key-not-for-production".to_owned(),
+            )),
+            environment: Environment::Development,
+            database_max_connections: 8,
+            log_format: LogFormat::Pretty,
+        }
+    }
+
+    /// The platform domain as hosts are compared: lowercase, no trailing dot.
+    pub fn normalized_platform_domain(&self) -> String {
+        self.platform_domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase()
+    }
+}

@@ -1,0 +1,204 @@
+//! The one error type at the HTTP edge. Browsers get an HTML page, `/admin/api/` callers a
+//! JSON envelope; neither ever sees internal details, which are logged once with the
+//! request id.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+
+use crate::app::AppState;
+
+/// A request that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 404: no such page, or it belongs to another tenant.
+    #[error("not found")]
+    NotFound,
+    /// 404: no store lives at this hostname.
+    #[error("unknown host")]
+    UnknownHost,
+    /// 422: input failed validation; each entry names a field and the problem.
+    #[error("invalid input")]
+    Invalid(Vec<(String, String)>),
+    /// 400: the request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: sign-in or a valid API token is needed.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 403: signed in, but not allowed to do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// 503: the service (or this store) cannot answer right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: anything else. Logged; the user sees only an apology and the request id.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// A validation error on one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![(field.into(), message.into())])
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound | Self::UnknownHost => StatusCode::NOT_FOUND,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable snake_case code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::UnknownHost => "unknown_host",
+            Self::Invalid(_) => "validation_failed",
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// What the user is told: never an internal detail.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::NotFound => "The page you asked for does not exist.".into(),
+            Self::UnknownHost => "No store lives at this address.".into(),
+            Self::Invalid(_) => "Some fields need attention.".into(),
+            Self::BadRequest(m) | Self::Unavailable(m) => m.clone(),
+            Self::Unauthorized => "Please sign in to continue.".into(),
+            Self::Forbidden => "You do not have permission to do that.".into(),
+            Self::Internal(_) => "Something went wrong on our side. Please try again.".into(),
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::NotFound | Self::UnknownHost => "Page not found",
+            Self::Invalid(_) | Self::BadRequest(_) => "Bad request",
+            Self::Unauthorized => "Sign in required",
+            Self::Forbidden => "Not allowed",
+            Self::Unavailable(_) => "Unavailable",
+            Self::Internal(_) => "Something went wrong",
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<tenant_store::StoreError> for AppError {
+    fn from(e: tenant_store::StoreError) -> Self {
+        use tenant_store::StoreError as E;
+        match e {
+            E::NotFound => Self::NotFound,
+            E::Invalid { field, message } => Self::invalid(field, message),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// The error carried from a handler to [`render_error`] in the response's extensions.
+#[derive(Clone)]
+pub struct ErrorMarker(pub Arc<AppError>);
+
+impl IntoResponse for AppError {
+    /// The status and a marker; the body is rendered by the error middleware, which knows
+    /// whether the caller wants HTML or JSON and has the request id in its span.
+    fn into_response(self) -> Response {
+        let mut res = (self.status(), self.public_message()).into_response();
+        res.extensions_mut().insert(ErrorMarker(Arc::new(self)));
+        res
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorView<'a> {
+    status: u16,
+    title: &'a str,
+    message: String,
+    fields: &'a [(String, String)],
+    request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    fields: std::collections::BTreeMap<&'a str, Vec<&'a str>>,
+    request_id: &'a str,
+}
+
+/// Renders a failed request for its caller: JSON under `/admin/api/`, HTML elsewhere.
+/// Internal errors are logged here, once, inside the request's span.
+pub fn render_error(state: &AppState, err: &AppError, is_api: bool, request_id: &str) -> Response {
+    if let AppError::Internal(e) = err {
+        tracing::error!(error = format!("{e:#}"), "request failed");
+    }
+    let status = err.status();
+    let fields: &[(String, String)] = match err {
+        AppError::Invalid(f) => f,
+        _ => &[],
+    };
+    let mut res = if is_api {
+        let mut map = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+        for (f, m) in fields {
+            map.entry(f.as_str()).or_default().push(m.as_str());
+        }
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: err.code(),
+                message: err.public_message(),
+                fields: map,
+                request_id,
+            },
+        };
+        (status, Json(body)).into_response()
+    } else {
+        let view = ErrorView {
+            status: status.as_u16(),
+            title: err.title(),
+            message: err.public_message(),
+            fields,
+            request_id,
+        };
+        match state.views.render("errors/error.html", &view) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "rendering the error page");
+                (status, Html(FALLBACK_ERROR_PAGE)).into_response()
+            }
+        }
+    };
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Shown if even the error template fails.
+pub const FALLBACK_ERROR_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Something went wrong</title></head><body><main><h1>Something went wrong</h1>\
+<p>Please try again.</p></main></body></html>";

@@ -1,0 +1,36 @@
+//! The storefront platform: configuration, command line, HTTP app, host routing and the
+//! tenant registry. The `storefront` binary is a thin wrapper around [`cli::run`].
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod embedded_pg;
+pub mod error;
+pub mod extract;
+mod health;
+pub mod middleware;
+mod platform_site;
+pub mod router;
+pub mod server;
+mod storefront;
+pub mod tenancy;
+pub mod views;
+
+use config::LogFormat;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global log subscriber: `RUST_LOG` filters (default `info`), lines go to
+/// standard error so command output on standard output stays clean.
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}

@@ -1,0 +1,33 @@
+//! The `storefront` binary.
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use platform::cli::{Cli, Console, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    platform::init_tracing(cli.settings.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout();
+    let mut input = std::io::BufReader::new(std::io::stdin());
+    let mut console = Console {
+        out: &mut out,
+        input: &mut input,
+        terminal: std::io::stderr().is_terminal(),
+    };
+    match runtime.block_on(run(cli, &mut console)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

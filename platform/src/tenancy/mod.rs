@@ -1,0 +1,153 @@
+//! The tenant registry in the `platform` schema: who the tenants are, where their data
+//! lives, which hostnames serve them, and how they are created, migrated and deleted.
+
+pub mod hosts;
+pub mod migrate;
+mod provision;
+mod subdomain;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use tenant_store::TenantSchema;
+use uuid::Uuid;
+
+pub use provision::{NewTenant, ProvisionError, Provisioned, provision, provision_with};
+pub use subdomain::Subdomain;
+
+/// Channel on which hostname changes are announced to every app node.
+pub const HOSTNAMES_CHANNEL: &str = "storefront_hostnames";
+
+/// A tenant as the registry knows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Tenant {
+    /// Stable identifier.
+    pub id: Uuid,
+    /// The store's label on the platform domain.
+    pub subdomain: String,
+    /// The store's name when it was created (the store's settings hold the current one).
+    pub name: String,
+    /// The schema holding the store's data.
+    #[serde(serialize_with = "serialize_schema")]
+    pub schema: TenantSchema,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// The merchant's plan.
+    pub plan_code: String,
+    /// The PostgreSQL cluster the schema lives on.
+    pub pod: String,
+    /// Highest tenant migration applied.
+    pub schema_version: i64,
+    /// When the store was created.
+    pub created_at: DateTime<Utc>,
+}
+
+fn serialize_schema<S: serde::Serializer>(s: &TenantSchema, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.as_str())
+}
+
+/// The columns of `platform.tenants` that make a [`Tenant`], in the order `from_row` reads.
+const TENANT_COLUMNS: &str = "t.id, t.subdomain, t.name, t.schema_name, t.status, t.plan_code, \
+                              t.pod, t.schema_version, t.created_at";
+
+type TenantRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    DateTime<Utc>,
+);
+
+fn from_row(row: TenantRow) -> Result<Tenant, tenant_store::StoreError> {
+    let (id, subdomain, name, schema, status, plan_code, pod, schema_version, created_at) = row;
+    Ok(Tenant {
+        id,
+        subdomain,
+        name,
+        schema: TenantSchema::from_registry(schema)?,
+        status,
+        plan_code,
+        pod,
+        schema_version,
+        created_at,
+    })
+}
+
+/// All tenants, oldest first.
+pub async fn list(pool: &PgPool) -> anyhow::Result<Vec<Tenant>> {
+    let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM platform.tenants t ORDER BY t.created_at, t.id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// The tenant with this subdomain, if any.
+pub async fn find_by_subdomain(pool: &PgPool, subdomain: &str) -> anyhow::Result<Option<Tenant>> {
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM platform.tenants t WHERE t.subdomain = $1"
+    ))
+    .bind(subdomain.trim().to_ascii_lowercase())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(from_row).transpose()?)
+}
+
+/// The tenant served on a hostname key (a subdomain label or a verified custom domain).
+pub async fn find_by_hostname(pool: &PgPool, key: &str) -> anyhow::Result<Option<Tenant>> {
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM platform.hostnames h \
+         JOIN platform.tenants t ON t.id = h.tenant_id \
+         WHERE h.hostname = $1 AND h.verified_at IS NOT NULL"
+    ))
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(from_row).transpose()?)
+}
+
+/// Deletes a tenant: its schema with all its data, its hostnames and memberships, in one
+/// transaction. Returns false when there is no such tenant.
+pub async fn delete(pool: &PgPool, subdomain: &str) -> anyhow::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM platform.tenants t WHERE t.subdomain = $1 FOR UPDATE"
+    ))
+    .bind(subdomain.trim().to_ascii_lowercase())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(tenant) = row.map(from_row).transpose()? else {
+        return Ok(false);
+    };
+    let hostnames: Vec<String> =
+        sqlx::query_scalar("SELECT hostname FROM platform.hostnames WHERE tenant_id = $1")
+            .bind(tenant.id)
+            .fetch_all(&mut *tx)
+            .await?;
+    tenant_store::migrations::drop_schema(&mut tx, &tenant.schema).await?;
+    sqlx::query("DELETE FROM platform.tenants WHERE id = $1")
+        .bind(tenant.id)
+        .execute(&mut *tx)
+        .await?;
+    for hostname in &hostnames {
+        notify_hostname_changed(&mut tx, hostname).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(tenant.id = %tenant.id, subdomain = %tenant.subdomain, "tenant deleted");
+    Ok(true)
+}
+
+/// Tells every app node (on commit) that a hostname's mapping changed.
+pub async fn notify_hostname_changed(conn: &mut PgConnection, key: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(HOSTNAMES_CHANNEL)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

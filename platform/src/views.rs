@@ -1,0 +1,58 @@
+//! The Tera templates, embedded in the binary (read from disk in debug builds).
+
+use rust_embed::RustEmbed;
+use serde::Serialize;
+
+use crate::error::AppError;
+
+#[derive(RustEmbed)]
+#[folder = "../templates/"]
+#[include = "*.html"]
+#[include = "*.txt"]
+#[include = "*.xml"]
+struct TemplateFiles;
+
+/// The one Tera instance.
+pub struct Views {
+    tera: tera::Tera,
+}
+
+impl Views {
+    /// Parses every template; a syntax error stops start-up with the file and line.
+    pub fn load() -> anyhow::Result<Self> {
+        let mut tera = tera::Tera::default();
+        let files: Vec<(String, String)> = TemplateFiles::iter()
+            .map(|name| {
+                let file = TemplateFiles::get(&name).expect("listed file exists");
+                let text = String::from_utf8(file.data.into_owned())
+                    .map_err(|_| anyhow::anyhow!("template {name} is not UTF-8"))?;
+                Ok((name.into_owned(), text))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        tera.add_raw_templates(files)
+            .map_err(|e| anyhow::anyhow!("{}", tera_error_chain(&e)))?;
+        tera.autoescape_on(vec![".html", ".xml"]);
+        Ok(Self { tera })
+    }
+
+    /// Renders `template` with a typed view.
+    pub fn render<V: Serialize>(&self, template: &str, view: &V) -> Result<String, AppError> {
+        let context = tera::Context::from_serialize(view)
+            .map_err(|e| anyhow::anyhow!("view for {template}: {e}"))?;
+        self.tera
+            .render(template, &context)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("{}", tera_error_chain(&e))))
+    }
+}
+
+/// Tera's top-level error only says which template failed; the cause says why.
+fn tera_error_chain(e: &tera::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

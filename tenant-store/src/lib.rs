@@ -1,0 +1,22 @@
+//! One tenant's business domain on PostgreSQL, and the one way in: a tenant transaction.
+//!
+//! Every tenant lives in its own schema (`t_<id>`). Nothing in this crate takes a schema
+//! name from user input: a [`TenantSchema`] is made when a tenant is provisioned or read
+//! back from the platform registry. Functions that touch tenant tables take a
+//! `&mut PgConnection` that belongs to a [`TenantTx`]; on any other connection the
+//! unqualified table names resolve to the empty `no_tenant` schema and fail.
+
+mod error;
+pub mod migrations;
+mod provision;
+mod schema;
+pub mod settings;
+mod tx;
+
+pub use error::StoreError;
+pub use provision::create_store;
+pub use schema::TenantSchema;
+pub use tx::{TenantTx, begin};
+
+/// The schema every connection starts in: empty, so forgetting the tenant fails closed.
+pub const NO_TENANT_SCHEMA: &str = "no_tenant";

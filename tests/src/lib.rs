@@ -1,0 +1,288 @@
+//! Black-box test harness: the real app on a loopback port against a fresh database.
+//!
+//! Each [`TestApp`] gets its own database on the server named by `DATABASE_URL`, or, when
+//! it is unset, on a private cluster under `target/test-pg` (started once and shared by
+//! every test process), and drops it afterwards. Tests therefore run in parallel without
+//! seeing each other's tenants.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr as _;
+use std::sync::OnceLock;
+
+use anyhow::Context as _;
+use platform::app::{App, AppState};
+use platform::cli::{Cli, Console};
+use platform::config::Settings;
+use platform::embedded_pg::EmbeddedPostgres;
+use platform::tenancy::{self, NewTenant, Tenant};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection as _, PgConnection, PgPool};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The platform domain every test app serves.
+pub const PLATFORM_DOMAIN: &str = "storefront.test";
+
+/// Where test databases are created: `DATABASE_URL`'s server, or the shared private cluster.
+fn server_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => embedded_server_url().expect("starting the test PostgreSQL cluster"),
+    })
+}
+
+/// Starts (or joins) the cluster under `target/test-pg`. A file lock keeps concurrent test
+/// processes from initialising it twice; it keeps running for the next test run.
+fn embedded_server_url() -> anyhow::Result<String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-pg");
+    std::fs::create_dir_all(&dir)?;
+    let lock_file = std::fs::File::create(dir.join("start.lock"))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("locking the test cluster: {e}"))?;
+    let pg = EmbeddedPostgres::start(&dir)?;
+    let socket = pg.socket_dir().display().to_string();
+    // The cluster outlives this process on purpose: the next test binary reuses it.
+    pg.leave_running();
+    Ok(format!(
+        "postgres://postgres@localhost/postgres?host={socket}"
+    ))
+}
+
+/// A database of its own for one test, dropped when this is dropped.
+pub struct TestDb {
+    /// The database's name.
+    pub name: String,
+    /// A URL for it, as `--database-url` takes.
+    pub url: String,
+}
+
+impl TestDb {
+    /// Creates an empty database.
+    pub async fn create() -> Self {
+        let name = format!("sf_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(server_url())
+            .await
+            .expect("connecting to the test PostgreSQL server");
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("creating a test database");
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(server_url()).expect("DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Self {
+            name,
+            url: url.to_string(),
+        }
+    }
+
+    /// Connection options as the app uses them (starting in the empty `no_tenant` schema).
+    pub fn app_options(&self) -> PgConnectOptions {
+        platform::db::app_connect_options(
+            PgConnectOptions::from_str(&self.url).expect("test database URL parses"),
+        )
+    }
+
+    /// A pool like the app's, with at most `max` connections.
+    pub async fn pool(&self, max: u32) -> PgPool {
+        platform::db::pool_options(max)
+            .connect_with(self.app_options())
+            .await
+            .expect("connecting to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let mut admin = PgConnection::connect(server_url()).await?;
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("warning: could not drop test database {}: {e:#}", self.name);
+        }
+    }
+}
+
+/// The app serving on a loopback port.
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The app's state, for reaching into the registry from tests.
+    pub state: AppState,
+    /// The app's pool.
+    pub pool: PgPool,
+    /// The database (shared with other nodes started with [`TestApp::spawn_node`]).
+    pub db: std::sync::Arc<TestDb>,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A fresh database with the platform schema, and the app serving it.
+    pub async fn spawn() -> Self {
+        let db = std::sync::Arc::new(TestDb::create().await);
+        Self::spawn_node(db).await
+    }
+
+    /// Another app node on an existing database (as behind a load balancer).
+    pub async fn spawn_node(db: std::sync::Arc<TestDb>) -> Self {
+        let data_dir = tempfile::tempdir().expect("a temporary DATA_DIR");
+        let mut settings = Settings::for_database(&db.url, data_dir.path().to_path_buf());
+        settings.platform_domain = PLATFORM_DOMAIN.into();
+        let pool = db.pool(8).await;
+        platform::db::migrate_platform(&pool)
+            .await
+            .expect("migrating the platform schema");
+        let state = App::build(settings, pool.clone()).expect("building the app");
+        let router = platform::router::build(state.clone());
+        Self::serve(db, state, pool, router, data_dir).await
+    }
+
+    /// The app's middleware around `routes` instead of the real routes: for exercising the
+    /// error and panic handling with handlers that misbehave on purpose.
+    pub async fn spawn_with_routes(routes: axum::Router) -> Self {
+        let db = std::sync::Arc::new(TestDb::create().await);
+        let data_dir = tempfile::tempdir().expect("a temporary DATA_DIR");
+        let settings = Settings::for_database(&db.url, data_dir.path().to_path_buf());
+        let pool = db.pool(2).await;
+        let state = App::build(settings, pool.clone()).expect("building the app");
+        let router = platform::middleware::stack(state.clone(), routes);
+        Self::serve(db, state, pool, router, data_dir).await
+    }
+
+    async fn serve(
+        db: std::sync::Arc<TestDb>,
+        state: AppState,
+        pool: PgPool,
+        router: axum::Router,
+        data_dir: tempfile::TempDir,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("bound address");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stop.await;
+                })
+                .await
+                .expect("serving");
+        });
+        Self {
+            addr,
+            state,
+            pool,
+            db,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client"),
+            shutdown: Some(shutdown),
+            _data_dir: data_dir,
+        }
+    }
+
+    /// `<subdomain>.storefront.test`.
+    pub fn store_host(subdomain: &str) -> String {
+        format!("{subdomain}.{PLATFORM_DOMAIN}")
+    }
+
+    /// Creates a store with an owner, as `storefront tenant create` does.
+    pub async fn create_tenant(&self, subdomain: &str, name: &str) -> Tenant {
+        let new = NewTenant::parse(
+            subdomain,
+            name,
+            &format!("owner@{subdomain}.example.com"),
+            // Hashing is irrelevant here and slow in debug builds.
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
+                .into(),
+        )
+        .expect("valid tenant fields");
+        tenancy::provision(&self.pool, &new)
+            .await
+            .expect("provisioning")
+            .tenant
+    }
+
+    /// `GET path` with the given Host header.
+    pub async fn get(&self, host: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("http://{}{path}", self.addr))
+            .header(reqwest::header::HOST, host)
+            .send()
+            .await
+            .expect("the app answers")
+    }
+
+    /// `GET path` on a host, returning the status and the body.
+    pub async fn get_text(&self, host: &str, path: &str) -> (u16, String) {
+        let res = self.get(host, path).await;
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("a body"))
+    }
+
+    /// Runs the `storefront` command line against this app's database; returns its result
+    /// and what it printed. `input` is what the user types.
+    pub async fn cli(&self, args: &[&str], input: &str) -> (anyhow::Result<()>, String) {
+        run_cli(&self.db.url, args, input).await
+    }
+}
+
+/// Runs the `storefront` command line against `database_url`.
+pub async fn run_cli(
+    database_url: &str,
+    args: &[&str],
+    input: &str,
+) -> (anyhow::Result<()>, String) {
+    let data_dir = tempfile::tempdir().expect("a temporary DATA_DIR");
+    let mut argv = vec![
+        "storefront".to_owned(),
+        "--database-url".to_owned(),
+        database_url.to_owned(),
+        "--platform-domain".to_owned(),
+        PLATFORM_DOMAIN.to_owned(),
+        "--data-dir".to_owned(),
+        data_dir.path().display().to_string(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let cli = match <Cli as clap::Parser>::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => return (Err(anyhow::anyhow!("{e}")), String::new()),
+    };
+    let mut out = Vec::<u8>::new();
+    let mut input = std::io::Cursor::new(input.as_bytes().to_vec());
+    let mut console = Console {
+        out: &mut out,
+        input: &mut input,
+        terminal: false,
+    };
+    let result = platform::cli::run(cli, &mut console)
+        .await
+        .context("storefront command");
+    (result, String::from_utf8(out).expect("UTF-8 output"))
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Tenant isolation fails closed: the four properties the design rests on.
+
+use platform::tenancy::migrate::{self, migrate_tenant};
+use storefront_tests::TestApp;
+use tenant_store::migrations::{Migration, Migrations};
+use tenant_store::settings;
+
+/// The tenant migrations plus one more, as the next release would ship it.
+fn next_release() -> Migrations {
+    let current = Migrations::tenant();
+    current.with(Migration {
+        version: current.latest() + 1,
+        name: "settings_tagline".into(),
+        sql: "ALTER TABLE settings ADD COLUMN tagline text NOT NULL DEFAULT ''".into(),
+    })
+}
+
+async fn add_outbox_rows(app: &TestApp, tenant: &platform::tenancy::Tenant, n: usize) {
+    let mut tx = tenant_store::begin(&app.pool, &tenant.schema)
+        .await
+        .unwrap();
+    for _ in 0..n {
+        sqlx::query("INSERT INTO outbox (topic, payload) VALUES ('test.event', '{}')")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+fn is_undefined_table(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "42P01")
+}
+
+#[tokio::test]
+async fn a_two_tenants_alternating_over_one_connection_see_only_their_own_rows() {
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    let bravo = app.create_tenant("bravo", "Bravo Supplies").await;
+    add_outbox_rows(&app, &alpha, 1).await;
+    add_outbox_rows(&app, &bravo, 3).await;
+
+    let pool = app.db.pool(1).await;
+    let mut backends = std::collections::HashSet::new();
+    for _ in 0..5 {
+        for (tenant, rows) in [(&alpha, 1_i64), (&bravo, 3)] {
+            let mut tx = tenant_store::begin(&pool, &tenant.schema).await.unwrap();
+            // The same SQL text for both tenants: a prepared statement cached on the connection.
+            let store = settings::load(&mut tx).await.unwrap();
+            let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(store.name, tenant.name);
+            assert_eq!(count, rows, "{} sees its own outbox only", tenant.subdomain);
+            backends.insert(backend);
+        }
+    }
+    assert_eq!(
+        backends.len(),
+        1,
+        "every transaction ran on the one pooled connection"
+    );
+}
+
+#[tokio::test]
+async fn b_after_a_failed_or_rolled_back_tenant_transaction_the_connection_has_no_tenant() {
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    let pool = app.db.pool(1).await;
+
+    // 1. A statement fails inside the tenant transaction, which is then dropped.
+    {
+        let mut tx = tenant_store::begin(&pool, &alpha.schema).await.unwrap();
+        let err = sqlx::query("SELECT no_such_column FROM settings")
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(err.as_database_error().is_some());
+    }
+    assert_no_tenant_context(&pool).await;
+
+    // 2. An explicit rollback.
+    let mut tx = tenant_store::begin(&pool, &alpha.schema).await.unwrap();
+    settings::load(&mut tx).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_no_tenant_context(&pool).await;
+
+    // 3. A commit, for completeness: the setting was transaction-local.
+    let mut tx = tenant_store::begin(&pool, &alpha.schema).await.unwrap();
+    settings::load(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_no_tenant_context(&pool).await;
+}
+
+async fn assert_no_tenant_context(pool: &sqlx::PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    let path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(path, tenant_store::NO_TENANT_SCHEMA);
+    let err = sqlx::query("SELECT name FROM settings")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap_err();
+    assert!(is_undefined_table(&err), "{err}");
+}
+
+#[tokio::test]
+async fn c_a_query_outside_any_tenant_transaction_cannot_read_tenant_tables() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    add_outbox_rows(&app, &app.create_tenant("bravo", "Bravo Supplies").await, 2).await;
+
+    for sql in ["SELECT name FROM settings", "SELECT count(*) FROM outbox"] {
+        let err = sqlx::query(sql).fetch_one(&app.pool).await.unwrap_err();
+        assert!(is_undefined_table(&err), "{sql}: {err}");
+        let mut tx = app.pool.begin().await.unwrap();
+        let err = sqlx::query(sql).fetch_one(&mut *tx).await.unwrap_err();
+        assert!(
+            is_undefined_table(&err),
+            "{sql} in a plain transaction: {err}"
+        );
+    }
+    let tables_in_default_schema: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1")
+            .bind(tenant_store::NO_TENANT_SCHEMA)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        tables_in_default_schema, 0,
+        "the default schema stays empty"
+    );
+}
+
+#[tokio::test]
+async fn d_a_tenant_one_migration_behind_still_serves_while_the_rest_are_migrated() {
+    let app = TestApp::spawn().await;
+    let next = next_release();
+    let mut tenants = Vec::new();
+    for i in 0..12 {
+        tenants.push(
+            app.create_tenant(&format!("shop{i:02}"), &format!("Shop {i}"))
+                .await,
+        );
+    }
+    let behind = &tenants[0];
+    let ahead = &tenants[1];
+    migrate_tenant(&app.pool, ahead.id, &next).await.unwrap();
+
+    // Over one connection with a warm statement cache, both versions answer the same query.
+    let pool = app.db.pool(1).await;
+    for _ in 0..3 {
+        for t in [behind, ahead] {
+            let mut tx = tenant_store::begin(&pool, &t.schema).await.unwrap();
+            assert_eq!(settings::load(&mut tx).await.unwrap().name, t.name);
+            tx.commit().await.unwrap();
+        }
+    }
+
+    // Shoppers keep being served while the remaining tenants migrate.
+    let migrating = {
+        let pool = app.pool.clone();
+        let next = next.clone();
+        tokio::spawn(
+            async move { migrate::migrate_tenants(&pool, &next, 2, &migrate::Silent).await },
+        )
+    };
+    let mut served = 0;
+    while !migrating.is_finished() || served < tenants.len() {
+        let t = &tenants[served % tenants.len()];
+        let (status, body) = app.get_text(&TestApp::store_host(&t.subdomain), "/").await;
+        assert_eq!(status, 200, "{} answers mid-migration", t.subdomain);
+        assert!(body.contains(&t.name));
+        served += 1;
+    }
+    let report = migrating.await.unwrap().unwrap();
+    assert_eq!(report.migrated, tenants.len() as u64 - 1);
+    assert!(report.failed.is_empty());
+    let (status, body) = app
+        .get_text(&TestApp::store_host(&behind.subdomain), "/")
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.contains(&behind.name));
+}
+
+#[tokio::test]
+async fn each_store_shows_its_own_name_and_never_another_tenants() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    app.create_tenant("bravo", "Bravo Supplies").await;
+    for _ in 0..3 {
+        let (_, a) = app.get_text("alpha.storefront.test", "/").await;
+        let (_, b) = app.get_text("bravo.storefront.test", "/").await;
+        assert!(a.contains("Alpha Goods") && !a.contains("Bravo Supplies"));
+        assert!(b.contains("Bravo Supplies") && !b.contains("Alpha Goods"));
+    }
+}

@@ -1,0 +1,9 @@
+//! Black-box tests: the real app on a loopback port, a real PostgreSQL.
+
+mod cli;
+mod embedded;
+mod errors;
+mod isolation;
+mod migrate;
+mod provisioning;
+mod routing;

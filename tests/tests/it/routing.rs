@@ -1,0 +1,143 @@
+//! Host routing: subdomains, custom domains, the platform site, unknown hosts, and the
+//! host cache kept fresh across app nodes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::tenancy;
+use storefront_tests::TestApp;
+
+/// Polls `host` on `app` until it answers `status` (changes reach other nodes by
+/// LISTEN/NOTIFY, asynchronously). Panics after ten seconds.
+async fn wait_for_status(app: &TestApp, host: &str, status: u16) -> String {
+    for _ in 0..200 {
+        let (s, body) = app.get_text(host, "/").await;
+        if s == status {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{host} never answered {status}");
+}
+
+#[tokio::test]
+async fn a_subdomain_serves_its_store_whatever_the_case_port_or_trailing_dot() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    for host in [
+        "alpha.storefront.test",
+        "ALPHA.Storefront.Test",
+        "alpha.storefront.test:8080",
+        "alpha.storefront.test.",
+        "Alpha.storefront.test.:443",
+    ] {
+        let (status, body) = app.get_text(host, "/").await;
+        assert_eq!(status, 200, "{host}");
+        assert!(body.contains("<title>Alpha Goods</title>"), "{host}");
+    }
+}
+
+#[tokio::test]
+async fn the_bare_platform_domain_serves_the_platform_site() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    for host in ["storefront.test", "STOREFRONT.test:80", "storefront.test."] {
+        let (status, body) = app.get_text(host, "/").await;
+        assert_eq!(status, 200, "{host}");
+        assert!(body.contains("Your store, live in seconds"), "{host}");
+        assert!(!body.contains("Alpha Goods"));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_host_gets_a_small_html_404() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    for host in [
+        "nobody.storefront.test",
+        "a.alpha.storefront.test",
+        "example.org",
+        "localhost",
+        "",
+    ] {
+        let res = app.get(host, "/").await;
+        assert_eq!(res.status(), 404, "{host:?}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let body = res.text().await.unwrap();
+        assert!(body.contains("No store lives at this address"), "{host:?}");
+        assert!(!body.contains("Alpha Goods"));
+    }
+}
+
+#[tokio::test]
+async fn a_verified_custom_domain_serves_its_store_and_an_unverified_one_does_not() {
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    for (host, verified) in [
+        ("shop.alpha.example", true),
+        ("pending.alpha.example", false),
+    ] {
+        sqlx::query(
+            "INSERT INTO platform.hostnames (hostname, tenant_id, kind, verified_at) \
+             VALUES ($1, $2, 'custom', CASE WHEN $3 THEN now() END)",
+        )
+        .bind(host)
+        .bind(alpha.id)
+        .bind(verified)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let (status, body) = app.get_text("Shop.Alpha.Example.", "/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Alpha Goods"));
+    let (status, _) = app.get_text("pending.alpha.example", "/").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn host_changes_reach_every_app_node_through_the_database() {
+    let node1 = TestApp::spawn().await;
+    let node2 = TestApp::spawn_node(Arc::clone(&node1.db)).await;
+    let host = "late.storefront.test";
+
+    // Node 2 looks the host up before the store exists and caches "no such store".
+    assert_eq!(node2.get_text(host, "/").await.0, 404);
+    assert_eq!(node2.get_text(host, "/").await.0, 404);
+
+    // The store is created through node 1; node 2 learns of it without a restart.
+    node1.create_tenant("late", "Late Bloomer").await;
+    let body = wait_for_status(&node2, host, 200).await;
+    assert!(body.contains("Late Bloomer"));
+
+    // Deleting it stops node 2 serving it.
+    assert!(tenancy::delete(&node1.pool, "late").await.unwrap());
+    wait_for_status(&node2, host, 404).await;
+}
+
+#[tokio::test]
+async fn health_endpoints_answer_on_every_host() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    for host in [
+        "storefront.test",
+        "alpha.storefront.test",
+        "unknown.example",
+    ] {
+        let (status, body) = app.get_text(host, "/healthz").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, r#"{"status":"ok"}"#),
+            "{host}"
+        );
+        let (status, body) = app.get_text(host, "/readyz").await;
+        assert_eq!(status, 200, "{host}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["database"], "ok");
+    }
+}
