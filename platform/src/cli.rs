@@ -94,8 +94,8 @@ pub struct Console<'a> {
 pub async fn run(cli: Cli, console: &mut Console<'_>) -> anyhow::Result<()> {
     let settings = cli.settings;
     match cli.command {
-        Command::Serve => serve(settings, false, console).await,
-        Command::Demo => serve(settings, true, console).await,
+        Command::Serve => serve(settings, false, console, server::shutdown_signal()).await,
+        Command::Demo => serve(settings, true, console, server::shutdown_signal()).await,
         Command::Migrate { concurrency } => {
             with_database(&settings, |pool| async move {
                 migrate_all(&pool, concurrency, console).await
@@ -285,8 +285,14 @@ pub const DEMO_OWNER_EMAIL: &str = "demo@example.com";
 pub const DEMO_OWNER_PASSWORD: &str = "storefront-demo";
 
 /// `serve` and `demo`: open the database, migrate the platform schema (and for the demo,
-/// every tenant, then make sure the demo store exists), and serve until a signal.
-async fn serve(settings: Settings, demo: bool, console: &mut Console<'_>) -> anyhow::Result<()> {
+/// every tenant, then make sure the demo store exists), and serve until `shutdown`
+/// completes (the commands pass SIGINT/SIGTERM).
+pub async fn serve(
+    settings: Settings,
+    demo: bool,
+    console: &mut Console<'_>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let database = Database::open(&settings).await?;
     let result = async {
         db::migrate_platform(&database.pool).await?;
@@ -313,7 +319,7 @@ async fn serve(settings: Settings, demo: bool, console: &mut Console<'_>) -> any
         writeln!(console.out, "press Ctrl-C to stop")?;
         console.out.flush()?;
         let state = App::build(settings.clone(), database.pool.clone())?;
-        server::run(state, listener, server::shutdown_signal()).await?;
+        server::run(state, listener, shutdown).await?;
         anyhow::Ok(())
     }
     .await;

@@ -98,7 +98,7 @@ impl EmbeddedPostgres {
 
     /// Makes sure the application database exists; returns its connection options.
     pub async fn ensure_database(&self) -> anyhow::Result<PgConnectOptions> {
-        use sqlx::Connection as _;
+        use sqlx::{Connection as _, Executor as _};
         let mut conn = sqlx::PgConnection::connect_with(&self.connect_options("postgres"))
             .await
             .context("connecting to the embedded PostgreSQL")?;
@@ -108,8 +108,7 @@ impl EmbeddedPostgres {
                 .fetch_one(&mut conn)
                 .await?;
         if !exists {
-            sqlx::raw_sql(&format!("CREATE DATABASE {DATABASE}"))
-                .execute(&mut conn)
+            conn.execute(format!("CREATE DATABASE {DATABASE}").as_str())
                 .await?;
         }
         conn.close().await?;

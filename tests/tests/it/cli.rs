@@ -195,3 +195,69 @@ async fn migrate_reports_what_it_did() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn demo_creates_the_demo_store_once_serves_it_and_stops_on_signal() {
+    let db = storefront_tests::TestDb::create().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    for run in 0..2 {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let mut settings =
+            platform::config::Settings::for_database(&db.url, data_dir.path().to_path_buf());
+        settings.platform_domain = storefront_tests::PLATFORM_DOMAIN.into();
+        settings.listen_addr = ([127, 0, 0, 1], port).into();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let mut out = Vec::<u8>::new();
+            let mut input = std::io::Cursor::new(Vec::new());
+            let mut console = platform::cli::Console {
+                out: &mut out,
+                input: &mut input,
+                terminal: false,
+            };
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            let result = platform::cli::serve(settings, true, &mut console, shutdown).await;
+            (result, String::from_utf8(out).unwrap())
+        });
+
+        let client = reqwest::Client::new();
+        let mut page = None;
+        for _ in 0..200 {
+            let res = client
+                .get(format!("http://127.0.0.1:{port}/"))
+                .header("host", "demo.storefront.test")
+                .send()
+                .await;
+            if let Ok(res) = res {
+                page = Some((res.status().as_u16(), res.text().await.unwrap()));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (status, body) = page.expect("the demo serves");
+        assert_eq!(status, 200, "run {run}");
+        assert!(body.contains("Demo Store"));
+
+        stop.send(()).unwrap();
+        let (result, out) = server.await.unwrap();
+        result.unwrap();
+        assert!(
+            out.contains(&format!(
+                "demo store:    http://demo.storefront.test:{port}/"
+            )),
+            "{out}"
+        );
+    }
+    let pool = db.pool(1).await;
+    let demos: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM platform.tenants WHERE subdomain = 'demo'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(demos, 1, "a second demo run reuses the store");
+}
