@@ -74,6 +74,10 @@ pub struct Settings {
     )]
     pub database_max_connections: u32,
 
+    /// Take the client address from X-Forwarded-For (only behind a reverse proxy that sets it).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: bool,
+
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -108,6 +112,7 @@ impl Settings {
             )),
             environment: Environment::Development,
             database_max_connections: 8,
+            trust_forwarded_for: false,
             log_format: LogFormat::Pretty,
         }
     }

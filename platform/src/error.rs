@@ -32,6 +32,15 @@ pub enum AppError {
     /// 403: signed in, but not allowed to do this.
     #[error("forbidden")]
     Forbidden,
+    /// 403: a form arrived without this session's CSRF token (or from another site).
+    #[error("CSRF token missing or wrong")]
+    CsrfRejected,
+    /// 429: too many attempts; try again after the given number of seconds.
+    #[error("rate limited")]
+    TooManyRequests {
+        /// Seconds until the window resets.
+        retry_after_secs: u64,
+    },
     /// 503: the service (or this store) cannot answer right now.
     #[error("{0}")]
     Unavailable(String),
@@ -53,7 +62,8 @@ impl AppError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -68,6 +78,8 @@ impl AppError {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::CsrfRejected => "csrf_rejected",
+            Self::TooManyRequests { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -82,6 +94,17 @@ impl AppError {
             Self::BadRequest(m) | Self::Unavailable(m) => m.clone(),
             Self::Unauthorized => "Please sign in to continue.".into(),
             Self::Forbidden => "You do not have permission to do that.".into(),
+            Self::CsrfRejected => {
+                "This form has expired or came from another site. Go back, reload the page and try again.".into()
+            }
+            Self::TooManyRequests { retry_after_secs } => format!(
+                "Too many attempts. Please try again in {}.",
+                if *retry_after_secs < 90 {
+                    format!("{retry_after_secs} seconds")
+                } else {
+                    format!("{} minutes", retry_after_secs.div_ceil(60))
+                }
+            ),
             Self::Internal(_) => "Something went wrong on our side. Please try again.".into(),
         }
     }
@@ -91,7 +114,8 @@ impl AppError {
             Self::NotFound | Self::UnknownHost => "Page not found",
             Self::Invalid(_) | Self::BadRequest(_) => "Bad request",
             Self::Unauthorized => "Sign in required",
-            Self::Forbidden => "Not allowed",
+            Self::Forbidden | Self::CsrfRejected => "Not allowed",
+            Self::TooManyRequests { .. } => "Too many attempts",
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Something went wrong",
         }
@@ -195,6 +219,10 @@ pub fn render_error(state: &AppState, err: &AppError, is_api: bool, request_id: 
     };
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let AppError::TooManyRequests { retry_after_secs } = err {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
     res
 }
 

@@ -2,9 +2,11 @@
 //! tenant registry. The `storefront` binary is a thin wrapper around [`cli::run`].
 
 pub mod accounts;
+mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod csrf;
 pub mod db;
 pub mod embedded_pg;
 pub mod error;
@@ -12,10 +14,13 @@ pub mod extract;
 mod health;
 pub mod middleware;
 mod platform_site;
+pub mod rate_limit;
 pub mod router;
 pub mod server;
+pub mod sessions;
 mod storefront;
 pub mod tenancy;
+pub mod tokens;
 pub mod views;
 
 use config::LogFormat;

@@ -6,18 +6,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::middleware::from_fn;
 use axum::routing::get;
 
 use crate::app::AppState;
+use crate::config::Environment;
 use crate::error::AppError;
 use crate::middleware::{self, Sites, dispatch_by_host};
-use crate::{health, platform_site, storefront};
+use crate::{admin, csrf, health, platform_site, sessions, storefront};
 
 /// The whole application.
 pub fn build(state: AppState) -> Router {
     let sites = Arc::new(Sites {
-        platform: platform_site::router().with_state(state.clone()),
-        store: store_routes().with_state(state.clone()),
+        platform: with_sessions(&state, platform_site::router()).with_state(state.clone()),
+        store: with_sessions(&state, store_routes()).with_state(state.clone()),
     });
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
@@ -29,9 +31,19 @@ pub fn build(state: AppState) -> Router {
     middleware::stack(state, routes)
 }
 
-/// Routes on a store's hostname: the shopper storefront (later the admin and its API).
+/// Routes on a store's hostname: the shopper storefront and the merchant admin.
 fn store_routes() -> Router<AppState> {
-    storefront::router().fallback(not_found)
+    storefront::router()
+        .merge(admin::router())
+        .fallback(not_found)
+}
+
+/// Cookie sessions (host-only, in PostgreSQL) and the CSRF check on every unsafe request.
+fn with_sessions(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
+    let secure = state.settings.environment == Environment::Production;
+    routes
+        .layer(from_fn(csrf::verify))
+        .layer(sessions::layer(state.db.clone(), secure))
 }
 
 /// The 404 for paths no route matches.

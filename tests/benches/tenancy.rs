@@ -8,11 +8,9 @@ use std::time::{Duration, Instant};
 
 use platform::tenancy::migrate::{LineProgress, migrate_tenants};
 use platform::tenancy::{self, NewTenant};
-use storefront_tests::TestDb;
+use storefront_tests::{TestDb, UNUSED_PASSWORD_HASH};
 use tenant_store::migrations::{Migration, Migrations};
 
-const HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA";
 /// Provisions timed after the bulk, for a stable figure.
 const SAMPLES: usize = 30;
 
@@ -21,7 +19,7 @@ fn tenant(i: usize) -> NewTenant {
         &format!("bench{i:05}"),
         &format!("Bench Store {i}"),
         &format!("owner{i}@bench.example"),
-        HASH.into(),
+        UNUSED_PASSWORD_HASH.into(),
     )
     .expect("valid")
 }

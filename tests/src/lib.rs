@@ -21,6 +21,11 @@ use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// A well-formed argon2 hash for owners whose password no test uses (hashing for real is
+/// slow in debug builds and beside the point of most tests).
+pub const UNUSED_PASSWORD_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA";
+
 /// The platform domain every test app serves.
 pub const PLATFORM_DOMAIN: &str = "storefront.test";
 
@@ -178,7 +183,8 @@ impl TestApp {
         let addr = listener.local_addr().expect("bound address");
         let (shutdown, stop) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            axum::serve(listener, router)
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service)
                 .with_graceful_shutdown(async {
                     let _ = stop.await;
                 })
@@ -210,9 +216,7 @@ impl TestApp {
             subdomain,
             name,
             &format!("owner@{subdomain}.example.com"),
-            // Hashing is irrelevant here and slow in debug builds.
-            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
-                .into(),
+            UNUSED_PASSWORD_HASH.into(),
         )
         .expect("valid tenant fields");
         tenancy::provision(&self.pool, &new)
@@ -283,6 +287,108 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+/// A browser on one host: keeps that host's session cookie, as a real browser keeps
+/// host-only cookies apart.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    /// The Host header sent.
+    pub host: String,
+    /// The session cookie, once set.
+    pub cookie: Option<String>,
+}
+
+/// A response as a test looks at it.
+#[derive(Debug)]
+pub struct Page {
+    /// HTTP status.
+    pub status: u16,
+    /// The `Location` header of a redirect.
+    pub location: Option<String>,
+    /// The `Retry-After` header.
+    pub retry_after: Option<String>,
+    /// The body.
+    pub body: String,
+}
+
+impl Page {
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"_csrf\" value=\"";
+        let start = self
+            .body
+            .find(marker)
+            .expect("the page has a form with a CSRF token")
+            + marker.len();
+        let end = self.body[start..].find('"').expect("closing quote") + start;
+        self.body[start..end].to_owned()
+    }
+}
+
+impl TestApp {
+    /// A browser with no cookies on `host`.
+    pub fn browser(&self, host: &str) -> Browser<'_> {
+        Browser {
+            app: self,
+            host: host.to_owned(),
+            cookie: None,
+        }
+    }
+}
+
+impl Browser<'_> {
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Page {
+        let req = self
+            .app
+            .client
+            .get(format!("http://{}{path}", self.app.addr));
+        self.send(req).await
+    }
+
+    /// `POST path` with a URL-encoded form.
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let req = self
+            .app
+            .client
+            .post(format!("http://{}{path}", self.app.addr))
+            .form(fields);
+        self.send(req).await
+    }
+
+    /// Sends a request built elsewhere, with this browser's Host and cookie.
+    pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let mut req = req.header(reqwest::header::HOST, &self.host);
+        if let Some(c) = &self.cookie {
+            req = req.header(
+                reqwest::header::COOKIE,
+                format!("{}={c}", platform::sessions::COOKIE),
+            );
+        }
+        let res = req.send().await.expect("the app answers");
+        for set in res.headers().get_all(reqwest::header::SET_COOKIE) {
+            let set = set.to_str().expect("ASCII cookie");
+            let prefix = format!("{}=", platform::sessions::COOKIE);
+            if let Some(rest) = set.strip_prefix(&prefix) {
+                let value = rest.split(';').next().unwrap_or("").to_owned();
+                let expired = set.contains("Max-Age=0") || value.is_empty();
+                self.cookie = (!expired).then_some(value);
+            }
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Page {
+            status: res.status().as_u16(),
+            location: header(reqwest::header::LOCATION),
+            retry_after: header(reqwest::header::RETRY_AFTER),
+            body: res.text().await.expect("a body"),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The platform site on the bare platform domain: landing page (signup and the operator
-//! console come later).
+//! The platform site on the bare platform domain: landing page and merchant signup.
+
+mod signup;
 
 use axum::Router;
 use axum::extract::State;
@@ -15,6 +16,11 @@ use crate::router::not_found;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(show_landing))
+        .route(
+            "/signup",
+            get(signup::show_signup).post(signup::create_store),
+        )
+        .route("/signup/check", get(signup::check_subdomain))
         .fallback(not_found)
 }
 

@@ -21,6 +21,9 @@ pub struct NewTenant {
     pub owner_email: Email,
     /// The owner's argon2 password hash, used only when the address has no account yet.
     pub owner_password_hash: String,
+    /// Refuse (rather than reuse) an existing account with the owner's address: signup
+    /// creates accounts, the CLI may attach a store to an existing merchant.
+    pub owner_must_be_new: bool,
 }
 
 impl NewTenant {
@@ -50,6 +53,7 @@ impl NewTenant {
                 name: name.to_owned(),
                 owner_email,
                 owner_password_hash,
+                owner_must_be_new: false,
             }),
             _ => Err(ProvisionError::Invalid(errors)),
         }
@@ -62,6 +66,9 @@ pub enum ProvisionError {
     /// Input failed validation: each entry names a field and the problem.
     #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<(&'static str, String)>),
+    /// A new owner was required, but the address already has an account.
+    #[error("owner_email: an account with this email already exists; log in to add a store")]
+    EmailTaken,
     /// Another store has the subdomain.
     #[error("subdomain: “{0}” is already taken")]
     SubdomainTaken(String),
@@ -147,6 +154,9 @@ pub async fn provision_with(
         .await?;
 
     let (owner_id, owner_created) = upsert_owner(&mut tx, new).await?;
+    if new.owner_must_be_new && !owner_created {
+        return Err(ProvisionError::EmailTaken);
+    }
     sqlx::query(
         "INSERT INTO platform.memberships (user_id, tenant_id, role) VALUES ($1, $2, 'owner')",
     )

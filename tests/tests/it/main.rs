@@ -1,5 +1,6 @@
 //! Black-box tests: the real app on a loopback port, a real PostgreSQL.
 
+mod accounts;
 mod cli;
 mod embedded;
 mod errors;

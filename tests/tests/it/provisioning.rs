@@ -1,14 +1,11 @@
 //! Provisioning: a store is created whole, in one transaction, or not at all.
 
 use platform::tenancy::{self, NewTenant, ProvisionError};
-use storefront_tests::TestApp;
+use storefront_tests::{TestApp, UNUSED_PASSWORD_HASH};
 use tenant_store::migrations::{Migration, Migrations};
 
-const HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA";
-
 fn new_tenant(subdomain: &str, email: &str) -> NewTenant {
-    NewTenant::parse(subdomain, "Acme", email, HASH.into()).unwrap()
+    NewTenant::parse(subdomain, "Acme", email, UNUSED_PASSWORD_HASH.into()).unwrap()
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -160,7 +157,8 @@ async fn a_merchant_with_two_stores_keeps_one_account() {
 
 #[test]
 fn invalid_store_fields_are_all_reported_by_field() {
-    let err = NewTenant::parse("www", " ", "not-an-email", HASH.into()).unwrap_err();
+    let err =
+        NewTenant::parse("www", " ", "not-an-email", UNUSED_PASSWORD_HASH.into()).unwrap_err();
     let ProvisionError::Invalid(fields) = err else {
         panic!("expected field errors");
     };

@@ -1,0 +1,193 @@
+//! Signing in to and out of a store's admin.
+
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::accounts::{self, Email};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::extract::{ClientIp, CurrentMerchant, CurrentTenant};
+use crate::tokens::{self, Purpose};
+use crate::{csrf, rate_limit, sessions};
+
+/// How long a cross-host login link (from signup) stays valid.
+pub const LOGIN_LINK_TTL: Duration = Duration::from_secs(120);
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LoginView<'a> {
+    store_name: &'a str,
+    csrf: String,
+    email: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+}
+
+/// Only paths inside this store's admin: never an open redirect.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with("/admin") && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/admin",
+    }
+}
+
+async fn render_login(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    session: &Session,
+    email: &str,
+    next: &str,
+    error: Option<&str>,
+) -> Result<Html<String>, AppError> {
+    let view = LoginView {
+        store_name: &tenant.name,
+        csrf: csrf::token(session).await?,
+        email,
+        next,
+        error,
+    };
+    Ok(Html(app.views.render("admin/login.html", &view)?))
+}
+
+/// `GET /admin/login`.
+pub async fn show_login(
+    State(app): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    Query(q): Query<NextQuery>,
+) -> Result<Html<String>, AppError> {
+    render_login(
+        &app,
+        &tenant,
+        &session,
+        "",
+        safe_next(q.next.as_deref()),
+        None,
+    )
+    .await
+}
+
+/// `POST /admin/login`: checks the password of a member of this store and signs in.
+pub async fn create_session(
+    State(app): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let next = safe_next(form.next.as_deref()).to_owned();
+    rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
+    let email = Email::parse(&form.email).ok();
+    if let Some(email) = &email {
+        rate_limit::hit(&app.db, rate_limit::LOGIN_PER_ACCOUNT, email.as_str()).await?;
+    }
+    let member: Option<(Uuid, String)> = match &email {
+        Some(email) => {
+            sqlx::query_as(
+                "SELECT u.id, u.password_hash FROM platform.users u \
+                 JOIN platform.memberships m ON m.user_id = u.id \
+                 WHERE u.email = $1 AND m.tenant_id = $2",
+            )
+            .bind(email.as_str())
+            .bind(tenant.id)
+            .fetch_optional(&app.db)
+            .await?
+        }
+        None => None,
+    };
+    // Verify against a real hash even for unknown addresses, so timing does not tell
+    // which addresses have an account here.
+    let hash = member
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |(_, h)| h.clone());
+    let password = form.password.clone();
+    let matches = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    match member {
+        Some((user_id, _)) if matches => {
+            sign_in(&session, user_id, tenant.id).await?;
+            Ok(Redirect::to(&next).into_response())
+        }
+        _ => {
+            let page = render_login(
+                &app,
+                &tenant,
+                &session,
+                &form.email,
+                &next,
+                Some("Email or password is incorrect."),
+            )
+            .await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// An argon2 hash of a random string, verified when the address is unknown.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    accounts::hash_password(&accounts::generate_password()).expect("hashing a random password")
+});
+
+/// Starts a signed-in session under a new id (so a session id planted before sign-in is
+/// worthless after it).
+pub async fn sign_in(session: &Session, user_id: Uuid, tenant_id: Uuid) -> Result<(), AppError> {
+    let fail = |e: tower_sessions::session::Error| AppError::Internal(e.into());
+    session.cycle_id().await.map_err(fail)?;
+    session
+        .insert(sessions::USER_ID, user_id)
+        .await
+        .map_err(fail)?;
+    session
+        .insert(sessions::TENANT_ID, tenant_id)
+        .await
+        .map_err(fail)?;
+    Ok(())
+}
+
+/// `POST /admin/logout`.
+pub async fn destroy_session(merchant: CurrentMerchant) -> Result<Redirect, AppError> {
+    merchant
+        .session
+        .flush()
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Redirect::to("/admin/login"))
+}
+
+/// `GET /admin/session/{token}`: the one-time link signup sends the new owner to.
+pub async fn redeem_login_link(
+    State(app): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    Path(token): Path<String>,
+) -> Result<Redirect, AppError> {
+    let mut conn = app.db.acquire().await?;
+    let user = tokens::redeem(&mut conn, Purpose::Login, &token, Some(tenant.id)).await?;
+    let Some(user_id) = user else {
+        return Err(AppError::BadRequest(
+            "This sign-in link has expired or was already used. Sign in with your email and password."
+                .into(),
+        ));
+    };
+    sign_in(&session, user_id, tenant.id).await?;
+    Ok(Redirect::to("/admin"))
+}

@@ -1,0 +1,235 @@
+//! Merchant signup: from the form on the platform host to a signed-in admin on the new
+//! store's host, via a one-time login link.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::accounts;
+use crate::admin::LOGIN_LINK_TTL;
+use crate::app::AppState;
+use crate::config::Environment;
+use crate::error::AppError;
+use crate::extract::ClientIp;
+use crate::tenancy::{self, NewTenant, ProvisionError, Subdomain};
+use crate::tokens::{self, Purpose};
+use crate::{csrf, rate_limit};
+
+/// What the merchant typed (kept when the form comes back with errors).
+#[derive(Default, Deserialize, Serialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    store_name: String,
+    #[serde(default)]
+    subdomain: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default, skip_serializing)]
+    password: String,
+}
+
+#[derive(Serialize)]
+struct SignupView<'a> {
+    csrf: String,
+    platform_domain: &'a str,
+    form: &'a SignupForm,
+    errors: BTreeMap<&'static str, String>,
+}
+
+async fn render(
+    app: &AppState,
+    session: &Session,
+    form: &SignupForm,
+    errors: BTreeMap<&'static str, String>,
+) -> Result<Html<String>, AppError> {
+    let view = SignupView {
+        csrf: csrf::token(session).await?,
+        platform_domain: app.hosts.platform_domain(),
+        form,
+        errors,
+    };
+    Ok(Html(app.views.render("platform/signup.html", &view)?))
+}
+
+/// `GET /signup`.
+pub async fn show_signup(
+    State(app): State<AppState>,
+    session: Session,
+) -> Result<Html<String>, AppError> {
+    render(&app, &session, &SignupForm::default(), BTreeMap::new()).await
+}
+
+/// `POST /signup`: creates the store and its owner, then sends the owner to the new
+/// store's admin, signed in.
+pub async fn create_store(
+    State(app): State<AppState>,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<SignupForm>,
+) -> Result<Response, AppError> {
+    rate_limit::hit(&app.db, rate_limit::SIGNUP_PER_IP, &ip.to_string()).await?;
+    let mut errors = BTreeMap::new();
+    if let Err(m) = accounts::check_new_password(&form.password) {
+        errors.insert("password", format!("Password {m}."));
+    }
+    let parsed = NewTenant::parse(
+        &form.subdomain,
+        &form.store_name,
+        &form.email,
+        String::new(),
+    );
+    let mut new = match parsed {
+        Ok(new) if errors.is_empty() => new,
+        Ok(_) => return refuse(&app, &session, &form, errors).await,
+        Err(ProvisionError::Invalid(fields)) => {
+            for (field, message) in fields {
+                errors.insert(form_field(field), sentence(&message));
+            }
+            return refuse(&app, &session, &form, errors).await;
+        }
+        Err(other) => return Err(AppError::Internal(other.into())),
+    };
+    let password = form.password.clone();
+    new.owner_password_hash =
+        tokio::task::spawn_blocking(move || accounts::hash_password(&password))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))??;
+    new.owner_must_be_new = true;
+
+    let done = match tenancy::provision(&app.db, &new).await {
+        Ok(done) => done,
+        Err(ProvisionError::SubdomainTaken(s)) => {
+            errors.insert(
+                "subdomain",
+                format!("“{s}” is already taken; choose another."),
+            );
+            return refuse(&app, &session, &form, errors).await;
+        }
+        Err(ProvisionError::EmailTaken) => {
+            errors.insert(
+                "email",
+                "An account with this email already exists. Sign in to add a store.".into(),
+            );
+            return refuse(&app, &session, &form, errors).await;
+        }
+        Err(ProvisionError::Invalid(_)) => return unreachable_invalid(),
+        Err(ProvisionError::Internal(e)) => return Err(AppError::Internal(e)),
+    };
+    let mut conn = app.db.acquire().await?;
+    let token = tokens::issue(
+        &mut conn,
+        Purpose::Login,
+        done.owner_id,
+        Some(done.tenant.id),
+        LOGIN_LINK_TTL,
+    )
+    .await?;
+    let scheme = match app.settings.environment {
+        Environment::Production => "https",
+        Environment::Development => "http",
+    };
+    let port = port_suffix(&headers);
+    let domain = app.hosts.platform_domain();
+    let sub = &done.tenant.subdomain;
+    Ok(Redirect::to(&format!(
+        "{scheme}://{sub}.{domain}{port}/admin/session/{token}"
+    ))
+    .into_response())
+}
+
+/// Validation already ran before provisioning; a second refusal would be a bug.
+fn unreachable_invalid() -> Result<Response, AppError> {
+    Err(AppError::Internal(anyhow::anyhow!(
+        "provisioning refused input that passed validation"
+    )))
+}
+
+async fn refuse(
+    app: &AppState,
+    session: &Session,
+    form: &SignupForm,
+    errors: BTreeMap<&'static str, String>,
+) -> Result<Response, AppError> {
+    let page = render(app, session, form, errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+/// Form field names differ from the provisioning input's in one place.
+fn form_field(field: &str) -> &'static str {
+    match field {
+        "subdomain" => "subdomain",
+        "name" => "store_name",
+        _ => "email",
+    }
+}
+
+fn sentence(message: &str) -> String {
+    let mut s = message.to_owned();
+    if let Some(first) = s.get(0..1) {
+        s.replace_range(0..1, &first.to_uppercase());
+    }
+    if !s.ends_with('.') {
+        s.push('.');
+    }
+    s
+}
+
+/// The port the merchant reached us on (`:8080`), so the store link works in development.
+fn port_suffix(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(_, p)| format!(":{p}"))
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    #[serde(default)]
+    subdomain: String,
+}
+
+#[derive(Serialize)]
+pub struct CheckAnswer {
+    subdomain: String,
+    available: bool,
+    message: String,
+}
+
+/// `GET /signup/check?subdomain=`: availability as the merchant types.
+pub async fn check_subdomain(
+    State(app): State<AppState>,
+    Query(q): Query<CheckQuery>,
+) -> Result<Json<CheckAnswer>, AppError> {
+    let answer = match Subdomain::parse(&q.subdomain) {
+        Err(message) => CheckAnswer {
+            subdomain: q.subdomain.trim().to_lowercase(),
+            available: false,
+            message: sentence(&message),
+        },
+        Ok(sub) => {
+            let taken = tenancy::find_by_subdomain(&app.db, sub.as_str())
+                .await?
+                .is_some();
+            CheckAnswer {
+                message: if taken {
+                    format!("“{sub}” is already taken.")
+                } else {
+                    format!("{sub}.{} is available.", app.hosts.platform_domain())
+                },
+                subdomain: sub.to_string(),
+                available: !taken,
+            }
+        }
+    };
+    Ok(Json(answer))
+}

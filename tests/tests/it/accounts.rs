@@ -1,0 +1,405 @@
+//! Merchant signup and admin sign-in, black-box through HTTP.
+
+use std::sync::Arc;
+
+use storefront_tests::{Browser, Page, TestApp};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Signs up on the platform site; returns the redirect to the new store's admin.
+async fn sign_up(app: &TestApp, store: &str, sub: &str, email: &str, password: &str) -> Page {
+    let mut platform = app.browser("storefront.test:8080");
+    let form = platform.get("/signup").await;
+    assert_eq!(form.status, 200);
+    let csrf = form.csrf();
+    platform
+        .post_form(
+            "/signup",
+            &[
+                ("_csrf", &csrf),
+                ("store_name", store),
+                ("subdomain", sub),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+}
+
+/// Signs in to a store's admin with email and password.
+async fn sign_in(browser: &mut Browser<'_>, email: &str, password: &str) -> Page {
+    let form = browser.get("/admin/login").await;
+    let csrf = form.csrf();
+    browser
+        .post_form(
+            "/admin/login",
+            &[("_csrf", &csrf), ("email", email), ("password", password)],
+        )
+        .await
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn signup_lands_the_owner_signed_in_in_the_new_stores_admin() {
+    let app = TestApp::spawn().await;
+    let done = sign_up(
+        &app,
+        "Nimbus Tea",
+        "Nimbus",
+        "Owner@Nimbus.example",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let link = done.location.expect("a redirect");
+    let path = link
+        .strip_prefix("http://nimbus.storefront.test:8080")
+        .unwrap_or_else(|| panic!("redirects to the store's host: {link}"));
+    assert!(path.starts_with("/admin/session/"));
+
+    // The shopper side is live at once.
+    let (status, body) = app.get_text("nimbus.storefront.test", "/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Nimbus Tea"));
+
+    // The one-time link signs the owner in on the store's host.
+    let mut admin = app.browser("nimbus.storefront.test:8080");
+    let landed = admin.get(path).await;
+    assert_eq!(
+        (landed.status, landed.location.as_deref()),
+        (303, Some("/admin"))
+    );
+    let dashboard = admin.get("/admin").await;
+    assert_eq!(dashboard.status, 200);
+    assert!(
+        dashboard
+            .body
+            .contains("Signed in as owner@nimbus.example (owner)")
+    );
+    assert!(dashboard.body.contains("Welcome to Nimbus Tea"));
+
+    // The link works once only.
+    let mut other = app.browser("nimbus.storefront.test:8080");
+    let again = other.get(path).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("expired or was already used"));
+    assert_eq!(other.get("/admin").await.status, 303);
+
+    // And the password chosen at signup works for a normal sign-in.
+    let mut fresh = app.browser("nimbus.storefront.test");
+    let signed = sign_in(&mut fresh, "owner@nimbus.example", PASSWORD).await;
+    assert_eq!(
+        (signed.status, signed.location.as_deref()),
+        (303, Some("/admin"))
+    );
+}
+
+#[tokio::test]
+async fn bad_signups_come_back_with_the_error_by_the_field_and_the_input_kept() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("taken", "Taken Shop").await;
+    let existing = sign_up(&app, "First", "first", "merchant@shop.example", PASSWORD).await;
+    assert_eq!(existing.status, 303);
+
+    let cases = [
+        (
+            "Mine",
+            "www",
+            "a@shop.example",
+            PASSWORD,
+            "subdomain",
+            "is reserved",
+        ),
+        (
+            "Mine",
+            "taken",
+            "a@shop.example",
+            PASSWORD,
+            "subdomain",
+            "is already taken",
+        ),
+        (
+            "Mine",
+            "my-shop",
+            "a@shop.example",
+            "short",
+            "password",
+            "at least 10 characters",
+        ),
+        (
+            "Mine",
+            "my-shop",
+            "not-an-email",
+            PASSWORD,
+            "email",
+            "not a valid email address",
+        ),
+        (
+            "Mine",
+            "my-shop",
+            "MERCHANT@shop.example",
+            PASSWORD,
+            "email",
+            "already exists",
+        ),
+        (
+            "",
+            "my-shop",
+            "a@shop.example",
+            PASSWORD,
+            "store_name",
+            "Enter the store",
+        ),
+    ];
+    for (store, sub, email, password, field, message) in cases {
+        let page = sign_up(&app, store, sub, email, password).await;
+        assert_eq!(page.status, 422, "{sub} {email}");
+        let error = format!("data-field=\"{field}\">");
+        let at = page
+            .body
+            .find(&error)
+            .unwrap_or_else(|| panic!("{field} error shown: {}", page.body));
+        assert!(page.body[at..].contains(message), "{field}: {message}");
+        if !sub.is_empty() {
+            assert!(
+                page.body.contains(&format!("value=\"{sub}\"")),
+                "the subdomain is kept"
+            );
+        }
+        assert!(
+            !page.body.contains(PASSWORD),
+            "the password is never echoed"
+        );
+    }
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM platform.tenants").await,
+        2
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM platform.users").await, 2);
+}
+
+#[tokio::test]
+async fn subdomain_availability_is_answered_as_json() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("taken", "Taken Shop").await;
+    let check = |sub: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .get_text("storefront.test", &format!("/signup/check?subdomain={sub}"))
+                .await;
+            assert_eq!(status, 200);
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        }
+    };
+    let free = check("Fresh-Shop").await;
+    assert_eq!(free["available"], true);
+    assert_eq!(free["subdomain"], "fresh-shop");
+    assert_eq!(free["message"], "fresh-shop.storefront.test is available.");
+    assert_eq!(check("taken").await["available"], false);
+    let reserved = check("admin").await;
+    assert_eq!(reserved["available"], false);
+    assert!(reserved["message"].as_str().unwrap().contains("reserved"));
+}
+
+#[tokio::test]
+async fn forms_without_the_sessions_csrf_token_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let mut platform = app.browser("storefront.test");
+    let form = platform.get("/signup").await;
+    let good = form.csrf();
+    let fields = |csrf: &'static str| {
+        vec![
+            ("_csrf", csrf),
+            ("store_name", "Sneaky"),
+            ("subdomain", "sneaky"),
+            ("email", "x@sneaky.example"),
+            ("password", PASSWORD),
+        ]
+    };
+    // No token, a wrong token.
+    for csrf in ["", "not-the-token"] {
+        let page = platform.post_form("/signup", &fields(csrf)).await;
+        assert_eq!(page.status, 403, "{csrf:?}");
+        assert!(page.body.contains("This form has expired"));
+    }
+    // The right token, but posted from another site.
+    let mut f = fields("");
+    f[0].1 = Box::leak(good.clone().into_boxed_str());
+    let req = reqwest::Client::new()
+        .post(format!("http://{}/signup", app.addr))
+        .header("origin", "https://evil.example")
+        .form(&f);
+    assert_eq!(platform.send(req).await.status, 403);
+    // Another browser's token.
+    let mut other = app.browser("storefront.test");
+    assert_eq!(other.post_form("/signup", &f).await.status, 403);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM platform.tenants").await,
+        0
+    );
+
+    // The admin login form is protected the same way.
+    app.create_tenant("alpha", "Alpha Goods").await;
+    let mut admin = app.browser("alpha.storefront.test");
+    let page = admin
+        .post_form(
+            "/admin/login",
+            &[("email", "owner@alpha.example.com"), ("password", "x")],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+
+    // With everything right, it goes through.
+    assert_eq!(platform.post_form("/signup", &f).await.status, 303);
+}
+
+#[tokio::test]
+async fn sign_in_rotates_the_session_and_sign_out_ends_it() {
+    let app = TestApp::spawn().await;
+    sign_up(
+        &app,
+        "Alpha Goods",
+        "alpha",
+        "owner@alpha.example",
+        PASSWORD,
+    )
+    .await;
+    let mut admin = app.browser("alpha.storefront.test");
+    assert_eq!(
+        admin.get("/admin").await.location.as_deref(),
+        Some("/admin/login?next=%2Fadmin")
+    );
+
+    let wrong = sign_in(&mut admin, "owner@alpha.example", "wrong password!").await;
+    assert_eq!(wrong.status, 422);
+    assert!(wrong.body.contains("Email or password is incorrect."));
+    assert!(wrong.body.contains("value=\"owner@alpha.example\""));
+    let before = admin.cookie.clone().expect("a session before sign-in");
+
+    let ok = sign_in(&mut admin, "owner@alpha.example", PASSWORD).await;
+    assert_eq!(ok.status, 303);
+    let after = admin.cookie.clone().expect("a session after sign-in");
+    assert_ne!(before, after, "the session id changes at sign-in");
+
+    // The pre-login session id grants nothing.
+    let mut planted = app.browser("alpha.storefront.test");
+    planted.cookie = Some(before);
+    assert_eq!(planted.get("/admin").await.status, 303);
+
+    let dashboard = admin.get("/admin").await;
+    assert_eq!(dashboard.status, 200);
+    let out = admin
+        .post_form("/admin/logout", &[("_csrf", &dashboard.csrf())])
+        .await;
+    assert_eq!(
+        (out.status, out.location.as_deref()),
+        (303, Some("/admin/login"))
+    );
+    let mut replay = app.browser("alpha.storefront.test");
+    replay.cookie = Some(after);
+    assert_eq!(
+        replay.get("/admin").await.status,
+        303,
+        "the old cookie is dead"
+    );
+}
+
+#[tokio::test]
+async fn the_owner_of_store_a_cannot_sign_in_to_store_b_nor_carry_a_session_over() {
+    let app = TestApp::spawn().await;
+    sign_up(
+        &app,
+        "Alpha Goods",
+        "alpha",
+        "owner@alpha.example",
+        PASSWORD,
+    )
+    .await;
+    sign_up(
+        &app,
+        "Bravo Supplies",
+        "bravo",
+        "owner@bravo.example",
+        PASSWORD,
+    )
+    .await;
+
+    let mut at_b = app.browser("bravo.storefront.test");
+    let refused = sign_in(&mut at_b, "owner@alpha.example", PASSWORD).await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(at_b.get("/admin").await.status, 303);
+
+    // A session cookie from A's host presented on B's host gets nowhere.
+    let mut at_a = app.browser("alpha.storefront.test");
+    assert_eq!(
+        sign_in(&mut at_a, "owner@alpha.example", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let mut stolen = app.browser("bravo.storefront.test");
+    stolen.cookie = at_a.cookie.clone();
+    let page = stolen.get("/admin").await;
+    assert_eq!(page.status, 303);
+    assert!(!page.body.contains("Alpha Goods"));
+}
+
+#[tokio::test]
+async fn repeated_sign_in_attempts_are_rate_limited_per_account() {
+    let app = TestApp::spawn().await;
+    sign_up(
+        &app,
+        "Alpha Goods",
+        "alpha",
+        "owner@alpha.example",
+        PASSWORD,
+    )
+    .await;
+    let mut admin = app.browser("alpha.storefront.test");
+    let limit = platform::rate_limit::LOGIN_PER_ACCOUNT.max;
+    for _ in 0..limit {
+        let page = sign_in(&mut admin, "owner@alpha.example", "guess guess guess").await;
+        assert_eq!(page.status, 422);
+    }
+    // Even the right password is refused while the window lasts.
+    let blocked = sign_in(&mut admin, "Owner@Alpha.example", PASSWORD).await;
+    assert_eq!(blocked.status, 429);
+    assert!(
+        blocked
+            .body
+            .contains("Too many attempts. Please try again in")
+    );
+    let retry: u64 = blocked.retry_after.expect("Retry-After").parse().unwrap();
+    assert!(retry > 0 && retry <= 15 * 60);
+    assert_eq!(admin.get("/admin").await.status, 303);
+}
+
+#[tokio::test]
+async fn a_session_survives_on_another_app_node() {
+    let node1 = TestApp::spawn().await;
+    let node2 = TestApp::spawn_node(Arc::clone(&node1.db)).await;
+    sign_up(
+        &node1,
+        "Alpha Goods",
+        "alpha",
+        "owner@alpha.example",
+        PASSWORD,
+    )
+    .await;
+    let mut on1 = node1.browser("alpha.storefront.test");
+    assert_eq!(
+        sign_in(&mut on1, "owner@alpha.example", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let mut on2 = node2.browser("alpha.storefront.test");
+    on2.cookie = on1.cookie.clone();
+    let page = on2.get("/admin").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Signed in as owner@alpha.example"));
+}
