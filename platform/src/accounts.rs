@@ -116,3 +116,56 @@ mod tests {
         assert!(check_new_password(&generate_password()).is_ok());
     }
 }
+
+/// Where a sign-in is for: which accounts may use it.
+#[derive(Clone, Copy, Debug)]
+pub enum SignInScope {
+    /// Members of one store.
+    Store(uuid::Uuid),
+    /// Platform operators.
+    Operator,
+}
+
+/// Checks an email and password for `scope`; returns the user on success. An unknown
+/// address costs the same argon2 work as a known one, so timing does not reveal accounts.
+pub async fn check_credentials(
+    pool: &sqlx::PgPool,
+    email: &str,
+    password: &str,
+    scope: SignInScope,
+) -> anyhow::Result<Option<uuid::Uuid>> {
+    let found: Option<(uuid::Uuid, String)> = match (Email::parse(email), scope) {
+        (Err(_), _) => None,
+        (Ok(email), SignInScope::Store(tenant_id)) => {
+            sqlx::query_as(
+                "SELECT u.id, u.password_hash FROM platform.users u \
+                 JOIN platform.memberships m ON m.user_id = u.id \
+                 WHERE u.email = $1 AND m.tenant_id = $2",
+            )
+            .bind(email.as_str())
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?
+        }
+        (Ok(email), SignInScope::Operator) => {
+            sqlx::query_as(
+                "SELECT u.id, u.password_hash FROM platform.users u \
+                 JOIN platform.operators o ON o.user_id = u.id WHERE u.email = $1",
+            )
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?
+        }
+    };
+    let hash = found
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |(_, h)| h.clone());
+    let password = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await?;
+    Ok(found.filter(|_| matches).map(|(id, _)| id))
+}
+
+/// An argon2 hash of a random string, verified when the address is unknown.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    hash_password(&generate_password()).expect("hashing a random password")
+});

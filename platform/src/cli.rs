@@ -40,6 +40,23 @@ pub enum Command {
     Tenant(TenantCommand),
     /// Boot everything with a demo store and serve it.
     Demo,
+    /// Manage platform operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+/// Operator management.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Make a platform operator (an existing account is promoted and keeps its password).
+    Create {
+        /// The operator's email address.
+        #[arg(long, env = "OPERATOR_EMAIL")]
+        email: String,
+        /// The password for a new account; one is generated and printed when omitted.
+        #[arg(long, env = "OPERATOR_PASSWORD", value_parser = parse_secret, hide_env_values = true)]
+        password: Option<SecretString>,
+    },
 }
 
 /// Tenant management.
@@ -99,6 +116,12 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> anyhow::Result<()> {
         Command::Migrate { concurrency } => {
             with_database(&settings, |pool| async move {
                 migrate_all(&pool, concurrency, console).await
+            })
+            .await
+        }
+        Command::Operator(OperatorCommand::Create { email, password }) => {
+            with_database(&settings, |pool| async move {
+                create_operator(&pool, &email, password, console).await
             })
             .await
         }
@@ -265,6 +288,37 @@ async fn run_tenant(
             Ok(())
         }
     }
+}
+
+async fn create_operator(
+    pool: &sqlx::PgPool,
+    email: &str,
+    password: Option<SecretString>,
+    console: &mut Console<'_>,
+) -> anyhow::Result<()> {
+    let email = accounts::Email::parse(email).map_err(|m| anyhow::anyhow!("email: {m}"))?;
+    let (password, generated) = match password {
+        Some(p) => (p.expose_secret().to_owned(), false),
+        None => (accounts::generate_password(), true),
+    };
+    if let Err(m) = accounts::check_new_password(&password) {
+        bail!("password: {m}");
+    }
+    let hash = hash_off_runtime(password.clone()).await?;
+    let created = crate::operator::create_operator(pool, &email, &hash).await?;
+    if created {
+        writeln!(console.out, "created operator {}", email.as_str())?;
+        if generated {
+            writeln!(console.out, "  password: {password}")?;
+        }
+    } else {
+        writeln!(
+            console.out,
+            "{} is now an operator (existing account; password unchanged)",
+            email.as_str()
+        )?;
+    }
+    Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> String {

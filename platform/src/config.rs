@@ -74,6 +74,14 @@ pub struct Settings {
     )]
     pub database_max_connections: u32,
 
+    /// Name server (ip:port) that custom-domain checks ask; the system resolver when unset.
+    #[arg(long, env = "DNS_NAMESERVER", global = true)]
+    pub dns_nameserver: Option<SocketAddr>,
+
+    /// Hostname merchants point their domain's CNAME at (default `stores.<PLATFORM_DOMAIN>`).
+    #[arg(long, env = "STORE_CNAME_TARGET", global = true)]
+    pub store_cname_target: Option<String>,
+
     /// Take the client address from X-Forwarded-For (only behind a reverse proxy that sets it).
     #[arg(long, env = "TRUST_FORWARDED_FOR", global = true)]
     pub trust_forwarded_for: bool,
@@ -113,8 +121,17 @@ impl Settings {
             environment: Environment::Development,
             database_max_connections: 8,
             trust_forwarded_for: false,
+            dns_nameserver: None,
+            store_cname_target: None,
             log_format: LogFormat::Pretty,
         }
+    }
+
+    /// The CNAME target shown to merchants for custom domains.
+    pub fn cname_target(&self) -> String {
+        self.store_cname_target
+            .clone()
+            .unwrap_or_else(|| format!("stores.{}", self.normalized_platform_domain()))
     }
 
     /// The platform domain as hosts are compared: lowercase, no trailing dot.

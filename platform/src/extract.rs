@@ -145,3 +145,59 @@ impl FromRequestParts<crate::app::AppState> for ClientIp {
         Ok(Self(peer))
     }
 }
+
+/// Session key holding a signed-in operator's user id (platform host only).
+pub const OPERATOR_ID: &str = "operator_id";
+
+/// A signed-in platform operator; anyone else is sent to the operator login.
+#[derive(Clone, Debug)]
+pub struct CurrentOperator {
+    /// The operator's user id.
+    pub user_id: uuid::Uuid,
+    /// The operator's email address.
+    pub email: String,
+    /// The session, for signing out.
+    pub session: tower_sessions::Session,
+}
+
+impl FromRequestParts<crate::app::AppState> for CurrentOperator {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::app::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::{IntoResponse as _, Redirect};
+        let internal = |e: anyhow::Error| AppError::Internal(e).into_response();
+        let session = parts
+            .extensions
+            .get::<tower_sessions::Session>()
+            .cloned()
+            .ok_or_else(|| internal(anyhow::anyhow!("operator route without a session layer")))?;
+        let user: Option<uuid::Uuid> = session
+            .get(OPERATOR_ID)
+            .await
+            .map_err(|e| internal(e.into()))?;
+        let to_login = || Redirect::to("/operator/login").into_response();
+        let Some(user_id) = user else {
+            return Err(to_login());
+        };
+        let email: Option<String> = sqlx::query_scalar(
+            "SELECT u.email FROM platform.operators o JOIN platform.users u ON u.id = o.user_id \
+             WHERE o.user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&state.db)
+        .await
+        .map_err(|e| internal(e.into()))?;
+        let Some(email) = email else {
+            let _ = session.flush().await;
+            return Err(to_login());
+        };
+        Ok(Self {
+            user_id,
+            email,
+            session,
+        })
+    }
+}

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 mod health;
 pub mod middleware;
+pub mod operator;
 mod platform_site;
 pub mod rate_limit;
 pub mod router;

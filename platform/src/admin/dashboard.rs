@@ -16,6 +16,7 @@ struct DashboardView<'a> {
     merchant_email: &'a str,
     role: &'a str,
     csrf: String,
+    suspended: bool,
 }
 
 /// The dashboard (later issues fill it with sales, orders and stock).
@@ -32,6 +33,7 @@ pub async fn show_dashboard(
         merchant_email: &merchant.email,
         role: &merchant.role,
         csrf: csrf::token(&merchant.session).await?,
+        suspended: tenant.status == "suspended",
     };
     Ok(Html(app.views.render("admin/dashboard.html", &view)?))
 }

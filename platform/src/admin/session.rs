@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use crate::accounts::{self, Email};
+use crate::accounts::{self, Email, SignInScope};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{ClientIp, CurrentMerchant, CurrentTenant};
@@ -95,35 +95,18 @@ pub async fn create_session(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref()).to_owned();
     rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
-    let email = Email::parse(&form.email).ok();
-    if let Some(email) = &email {
+    if let Ok(email) = Email::parse(&form.email) {
         rate_limit::hit(&app.db, rate_limit::LOGIN_PER_ACCOUNT, email.as_str()).await?;
     }
-    let member: Option<(Uuid, String)> = match &email {
-        Some(email) => {
-            sqlx::query_as(
-                "SELECT u.id, u.password_hash FROM platform.users u \
-                 JOIN platform.memberships m ON m.user_id = u.id \
-                 WHERE u.email = $1 AND m.tenant_id = $2",
-            )
-            .bind(email.as_str())
-            .bind(tenant.id)
-            .fetch_optional(&app.db)
-            .await?
-        }
-        None => None,
-    };
-    // Verify against a real hash even for unknown addresses, so timing does not tell
-    // which addresses have an account here.
-    let hash = member
-        .as_ref()
-        .map_or_else(|| DUMMY_HASH.clone(), |(_, h)| h.clone());
-    let password = form.password.clone();
-    let matches = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    match member {
-        Some((user_id, _)) if matches => {
+    let user = accounts::check_credentials(
+        &app.db,
+        &form.email,
+        &form.password,
+        SignInScope::Store(tenant.id),
+    )
+    .await?;
+    match user {
+        Some(user_id) => {
             sign_in(&session, user_id, tenant.id).await?;
             Ok(Redirect::to(&next).into_response())
         }
@@ -141,11 +124,6 @@ pub async fn create_session(
         }
     }
 }
-
-/// An argon2 hash of a random string, verified when the address is unknown.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    accounts::hash_password(&accounts::generate_password()).expect("hashing a random password")
-});
 
 /// Starts a signed-in session under a new id (so a session id planted before sign-in is
 /// worthless after it).

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
             get(signup::show_signup).post(signup::create_store),
         )
         .route("/signup/check", get(signup::check_subdomain))
+        .merge(crate::operator::router())
         .fallback(not_found)
 }
 

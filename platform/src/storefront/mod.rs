@@ -3,11 +3,31 @@
 mod home;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
+use crate::error::AppError;
+use crate::extract::CurrentTenant;
 
 /// Storefront routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home::show_home))
+    Router::new()
+        .route("/", get(home::show_home))
+        .layer(from_fn(refuse_suspended))
+}
+
+/// A suspended store shows shoppers a 503; its admin stays reachable.
+async fn refuse_suspended(req: Request, next: Next) -> Response {
+    let suspended = req
+        .extensions()
+        .get::<CurrentTenant>()
+        .is_some_and(|t| t.status == "suspended");
+    if suspended {
+        return AppError::Unavailable("This store is unavailable at the moment.".into())
+            .into_response();
+    }
+    next.run(req).await
 }

@@ -124,19 +124,13 @@ pub async fn delete(pool: &PgPool, subdomain: &str) -> anyhow::Result<bool> {
     let Some(tenant) = row.map(from_row).transpose()? else {
         return Ok(false);
     };
-    let hostnames: Vec<String> =
-        sqlx::query_scalar("SELECT hostname FROM platform.hostnames WHERE tenant_id = $1")
-            .bind(tenant.id)
-            .fetch_all(&mut *tx)
-            .await?;
+    // Announced before the rows go; delivered on commit.
+    notify_tenant_hostnames(&mut tx, tenant.id).await?;
     tenant_store::migrations::drop_schema(&mut tx, &tenant.schema).await?;
     sqlx::query("DELETE FROM platform.tenants WHERE id = $1")
         .bind(tenant.id)
         .execute(&mut *tx)
         .await?;
-    for hostname in &hostnames {
-        notify_hostname_changed(&mut tx, hostname).await?;
-    }
     tx.commit().await?;
     tracing::info!(tenant.id = %tenant.id, subdomain = %tenant.subdomain, "tenant deleted");
     Ok(true)
@@ -149,5 +143,61 @@ pub async fn notify_hostname_changed(conn: &mut PgConnection, key: &str) -> sqlx
         .bind(key)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Suspends or resumes a store (`active` / `suspended`) and tells every node, so cached
+/// host lookups pick up the new status. Returns the tenant, or None when there is none.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    status: &str,
+) -> anyhow::Result<Option<Tenant>> {
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "UPDATE platform.tenants t SET status = $2, updated_at = now() WHERE t.id = $1 \
+         RETURNING {TENANT_COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(status)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(tenant) = row.map(from_row).transpose()? else {
+        return Ok(None);
+    };
+    notify_tenant_hostnames(conn, tenant.id).await?;
+    Ok(Some(tenant))
+}
+
+/// Moves a store to another plan.
+pub async fn set_plan(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    plan_code: &str,
+) -> anyhow::Result<Option<Tenant>> {
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "UPDATE platform.tenants t SET plan_code = $2, updated_at = now() WHERE t.id = $1 \
+         RETURNING {TENANT_COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(plan_code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(tenant) = row.map(from_row).transpose()? else {
+        return Ok(None);
+    };
+    notify_tenant_hostnames(conn, tenant.id).await?;
+    Ok(Some(tenant))
+}
+
+/// Announces every hostname of a tenant as changed.
+async fn notify_tenant_hostnames(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
+    let hostnames: Vec<String> =
+        sqlx::query_scalar("SELECT hostname FROM platform.hostnames WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    for hostname in &hostnames {
+        notify_hostname_changed(conn, hostname).await?;
+    }
     Ok(())
 }

@@ -6,5 +6,6 @@ mod embedded;
 mod errors;
 mod isolation;
 mod migrate;
+mod operator;
 mod provisioning;
 mod routing;
