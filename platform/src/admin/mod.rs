@@ -19,5 +19,9 @@ pub fn router() -> Router<AppState> {
             get(session::show_login).post(session::create_session),
         )
         .route("/admin/logout", post(session::destroy_session))
+        .route(
+            "/admin/logout/everywhere",
+            post(session::destroy_all_sessions),
+        )
         .route("/admin/session/{token}", get(session::redeem_login_link))
 }

@@ -23,6 +23,7 @@ pub const LOGIN_LINK_TTL: Duration = Duration::from_secs(120);
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    email: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -74,11 +75,12 @@ pub async fn show_login(
     session: Session,
     Query(q): Query<NextQuery>,
 ) -> Result<Html<String>, AppError> {
+    let email = q.email.as_deref().unwrap_or("");
     render_login(
         &app,
         &tenant,
         &session,
-        "",
+        email,
         safe_next(q.next.as_deref()),
         None,
     )
@@ -148,6 +150,17 @@ pub async fn destroy_session(merchant: CurrentMerchant) -> Result<Redirect, AppE
         .flush()
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Redirect::to("/admin/login"))
+}
+
+/// `POST /admin/logout/everywhere`: ends every session of this user, on every store and node.
+pub async fn destroy_all_sessions(
+    State(app): State<AppState>,
+    merchant: CurrentMerchant,
+) -> Result<Redirect, AppError> {
+    sessions::end_all_for_user(&app.db, merchant.user_id).await?;
+    // This browser's session record is gone; drop its cookie too.
+    let _ = merchant.session.flush().await;
     Ok(Redirect::to("/admin/login"))
 }
 

@@ -1,6 +1,11 @@
 //! The platform site on the bare platform domain: landing page and merchant signup.
 
+mod login;
 mod signup;
+
+use axum::http::HeaderMap;
+
+use crate::config::Environment;
 
 use axum::Router;
 use axum::extract::State;
@@ -21,6 +26,7 @@ pub fn router() -> Router<AppState> {
             get(signup::show_signup).post(signup::create_store),
         )
         .route("/signup/check", get(signup::check_subdomain))
+        .route("/login", get(login::show_login).post(login::find_stores))
         .merge(crate::operator::router())
         .fallback(not_found)
 }
@@ -36,4 +42,22 @@ async fn show_landing(State(app): State<AppState>) -> Result<Html<String>, AppEr
         platform_domain: app.hosts.platform_domain(),
     };
     Ok(Html(app.views.render("platform/landing.html", &view)?))
+}
+
+/// Builds `scheme://<sub>.<platform domain>[:port]` for links from the platform host to a
+/// store's host: `https` in production; the port the visitor used, so development works.
+pub fn store_base_url(app: &AppState, headers: &HeaderMap) -> impl Fn(&str) -> String {
+    let scheme = match app.settings.environment {
+        Environment::Production => "https",
+        Environment::Development => "http",
+    };
+    let port = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(_, p)| format!(":{p}"))
+        .unwrap_or_default();
+    let domain = app.hosts.platform_domain().to_owned();
+    move |sub: &str| format!("{scheme}://{sub}.{domain}{port}")
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::Form;
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
@@ -14,7 +14,6 @@ use tower_sessions::Session;
 use crate::accounts;
 use crate::admin::LOGIN_LINK_TTL;
 use crate::app::AppState;
-use crate::config::Environment;
 use crate::error::AppError;
 use crate::extract::ClientIp;
 use crate::tenancy::{self, NewTenant, ProvisionError, Subdomain};
@@ -131,17 +130,9 @@ pub async fn create_store(
         LOGIN_LINK_TTL,
     )
     .await?;
-    let scheme = match app.settings.environment {
-        Environment::Production => "https",
-        Environment::Development => "http",
-    };
-    let port = port_suffix(&headers);
-    let domain = app.hosts.platform_domain();
-    let sub = &done.tenant.subdomain;
-    Ok(Redirect::to(&format!(
-        "{scheme}://{sub}.{domain}{port}/admin/session/{token}"
-    ))
-    .into_response())
+    let base = super::store_base_url(&app, &headers);
+    let link = format!("{}/admin/session/{token}", base(&done.tenant.subdomain));
+    Ok(Redirect::to(&link).into_response())
 }
 
 /// Validation already ran before provisioning; a second refusal would be a bug.
@@ -179,17 +170,6 @@ fn sentence(message: &str) -> String {
         s.push('.');
     }
     s
-}
-
-/// The port the merchant reached us on (`:8080`), so the store link works in development.
-fn port_suffix(headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.rsplit_once(':'))
-        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        .map(|(_, p)| format!(":{p}"))
-        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]

@@ -403,3 +403,84 @@ async fn a_session_survives_on_another_app_node() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Signed in as owner@alpha.example"));
 }
+
+#[tokio::test]
+async fn platform_login_finds_the_merchants_store_by_email() {
+    let app = TestApp::spawn().await;
+    sign_up(
+        &app,
+        "Alpha Goods",
+        "alpha",
+        "owner@alpha.example",
+        PASSWORD,
+    )
+    .await;
+    let mut platform = app.browser("storefront.test:8080");
+    let form = platform.get("/login").await;
+    let csrf = form.csrf();
+
+    let one = platform
+        .post_form(
+            "/login",
+            &[("_csrf", &csrf), ("email", "Owner@Alpha.example")],
+        )
+        .await;
+    assert_eq!(one.status, 303);
+    let to = one.location.unwrap();
+    assert_eq!(
+        to,
+        "http://alpha.storefront.test:8080/admin/login?email=owner%40alpha.example"
+    );
+    let mut admin = app.browser("alpha.storefront.test:8080");
+    let page = admin
+        .get(to.trim_start_matches("http://alpha.storefront.test:8080"))
+        .await;
+    assert!(
+        page.body.contains("value=\"owner@alpha.example\""),
+        "the address is filled in"
+    );
+
+    let none = platform
+        .post_form(
+            "/login",
+            &[("_csrf", &csrf), ("email", "nobody@nowhere.example")],
+        )
+        .await;
+    assert_eq!(none.status, 422);
+    assert!(none.body.contains("No store uses this email address."));
+    let bad = platform
+        .post_form("/login", &[("_csrf", &csrf), ("email", "nope")])
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("not a valid email address"));
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_session_of_the_user() {
+    let app = TestApp::spawn().await;
+    sign_up(
+        &app,
+        "Alpha Goods",
+        "alpha",
+        "owner@alpha.example",
+        PASSWORD,
+    )
+    .await;
+    let mut laptop = app.browser("alpha.storefront.test");
+    let mut phone = app.browser("alpha.storefront.test");
+    sign_in(&mut laptop, "owner@alpha.example", PASSWORD).await;
+    sign_in(&mut phone, "owner@alpha.example", PASSWORD).await;
+    assert_eq!(phone.get("/admin").await.status, 200);
+
+    let dashboard = laptop.get("/admin").await;
+    let out = laptop
+        .post_form("/admin/logout/everywhere", &[("_csrf", &dashboard.csrf())])
+        .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        phone.get("/admin").await.status,
+        303,
+        "the other device is signed out"
+    );
+    assert_eq!(laptop.get("/admin").await.status, 303);
+}
