@@ -12,6 +12,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod mail;
 pub mod middleware;
 pub mod operator;
 mod platform_site;

@@ -35,6 +35,12 @@ impl Views {
         Ok(Self { tera })
     }
 
+    /// Whether a template by this name was loaded (for optional parts such as an email's
+    /// `body.html`).
+    pub fn has(&self, template: &str) -> bool {
+        self.tera.get_template_names().any(|name| name == template)
+    }
+
     /// Renders `template` with a typed view.
     pub fn render<V: Serialize>(&self, template: &str, view: &V) -> Result<String, AppError> {
         let context = tera::Context::from_serialize(view)

@@ -21,6 +21,8 @@ use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub mod smtp;
+
 /// A well-formed argon2 hash for owners whose password no test uses (hashing for real is
 /// slow in debug builds and beside the point of most tests).
 pub const UNUSED_PASSWORD_HASH: &str =

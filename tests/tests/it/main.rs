@@ -5,6 +5,7 @@ mod cli;
 mod embedded;
 mod errors;
 mod isolation;
+mod mail;
 mod migrate;
 mod operator;
 mod provisioning;
