@@ -8,6 +8,8 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 
 use crate::config::{Environment, Settings};
+use crate::mail::{self, Mailer};
+use crate::mail_outbox;
 use crate::tenancy::hosts::HostResolver;
 use crate::views::Views;
 
@@ -23,8 +25,10 @@ pub struct App {
     pub views: Views,
     /// Signs sessions and encrypts gateway secrets.
     pub secret_key: SecretString,
-    /// The hostname listener; aborted when the app is dropped.
-    listener: tokio::task::JoinHandle<()>,
+    /// Sends mail (SMTP, or files under DATA_DIR/mail); used by the mail outbox worker.
+    pub mailer: Arc<dyn Mailer>,
+    /// Background tasks (hostname listener, mail worker); aborted when the app is dropped.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The axum state: a cheap handle on the [`App`].
@@ -43,21 +47,28 @@ impl App {
     pub fn build(settings: Settings, db: PgPool) -> anyhow::Result<AppState> {
         let secret_key = secret_key(&settings)?;
         let hosts = HostResolver::new(db.clone(), settings.normalized_platform_domain());
-        let listener = hosts.spawn_listener();
+        let mailer = mail::mailer_from_settings(settings.smtp_url.as_ref(), &settings.data_dir)?;
+        let tasks = vec![
+            hosts.spawn_listener(),
+            mail_outbox::spawn_worker(db.clone(), Arc::clone(&mailer)),
+        ];
         Ok(AppState(Arc::new(App {
             views: Views::load()?,
             settings,
             db,
             hosts,
             secret_key,
-            listener,
+            mailer,
+            tasks,
         })))
     }
 }
 
 impl Drop for App {
     fn drop(&mut self) {
-        self.listener.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 

@@ -74,6 +74,11 @@ pub struct Settings {
     )]
     pub database_max_connections: u32,
 
+    /// Sender of platform mail, e.g. `Storefront <no-reply@example.com>` (default
+    /// `Storefront <no-reply@<PLATFORM_DOMAIN>>`).
+    #[arg(long, env = "MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
     /// Name server (ip:port) that custom-domain checks ask; the system resolver when unset.
     #[arg(long, env = "DNS_NAMESERVER", global = true)]
     pub dns_nameserver: Option<SocketAddr>,
@@ -122,9 +127,20 @@ impl Settings {
             database_max_connections: 8,
             trust_forwarded_for: false,
             dns_nameserver: None,
+            mail_from: None,
             store_cname_target: None,
             log_format: LogFormat::Pretty,
         }
+    }
+
+    /// The sender of platform mail.
+    pub fn mail_from(&self) -> String {
+        self.mail_from.clone().unwrap_or_else(|| {
+            format!(
+                "Storefront <no-reply@{}>",
+                self.normalized_platform_domain()
+            )
+        })
     }
 
     /// The CNAME target shown to merchants for custom domains.

@@ -201,3 +201,46 @@ impl FromRequestParts<crate::app::AppState> for CurrentOperator {
         })
     }
 }
+
+/// Areas of the admin a staff member can be given.
+pub const PERMISSIONS: [&str; 5] = ["products", "orders", "customers", "settings", "reports"];
+
+impl CurrentMerchant {
+    /// Whether this member may work in `area` (owners and admins may work everywhere).
+    pub fn can(&self, area: &str) -> bool {
+        matches!(self.role.as_str(), "owner" | "admin")
+            || self.permissions.iter().any(|p| p == area)
+    }
+
+    /// Refuses with 403 unless this member may work in `area`.
+    pub fn require(&self, area: &str) -> Result<(), AppError> {
+        if self.can(area) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// Refuses with 403 unless this member is the owner or an admin (staff management).
+    pub fn require_manager(&self) -> Result<(), AppError> {
+        if matches!(self.role.as_str(), "owner" | "admin") {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// `scheme://host` of the current request, for links back to the same host in emails:
+/// `https` in production.
+pub fn request_base_url(app: &crate::app::AppState, headers: &axum::http::HeaderMap) -> String {
+    let scheme = match app.settings.environment {
+        crate::config::Environment::Production => "https",
+        crate::config::Environment::Development => "http",
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}

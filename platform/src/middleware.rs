@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse as _, Response};
 use tower::{ServiceBuilder, ServiceExt as _};
@@ -15,8 +15,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::AppState;
+use crate::config::Environment;
 use crate::error::{AppError, ErrorMarker, render_error};
 use crate::extract::CurrentTenant;
+use crate::tenancy::Tenant;
 use crate::tenancy::hosts::Site;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -118,6 +120,9 @@ pub async fn dispatch_by_host(state: AppState, sites: Arc<Sites>, mut req: Reque
         }
         Site::Store(tenant) => {
             tracing::Span::current().record("tenant", tenant.subdomain.as_str());
+            if let Some(redirect) = redirect_to_primary(&state, &tenant, &host, &req) {
+                return redirect;
+            }
             req.extensions_mut().insert(CurrentTenant(tenant));
             sites.store.clone()
         }
@@ -127,4 +132,48 @@ pub async fn dispatch_by_host(state: AppState, sites: Arc<Sites>, mut req: Reque
         Ok(res) => res,
         Err(never) => match never {},
     }
+}
+
+/// A store with a primary custom domain is served there: a shopper who arrives on another
+/// of its hostnames gets a 301 to the same path on the primary. Not redirected: the admin
+/// (the merchant must always reach it on the subdomain), health and internal endpoints, and
+/// unsafe methods (a redirect would drop the form they carry).
+fn redirect_to_primary(
+    state: &AppState,
+    tenant: &Tenant,
+    host: &str,
+    req: &Request,
+) -> Option<Response> {
+    let primary = tenant.primary_host.as_deref()?;
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return None;
+    }
+    let path = req.uri().path();
+    let exempt = ["/admin", "/healthz", "/readyz", "/internal"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')));
+    if exempt {
+        return None;
+    }
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (name, Some(port))
+        }
+        _ => (host, None),
+    };
+    if name.trim_end_matches('.').eq_ignore_ascii_case(primary) {
+        return None;
+    }
+    // Production sits behind the TLS proxy on the standard port; development keeps the
+    // port the visitor used so the redirect lands on this server.
+    let origin = match (state.settings.environment, port) {
+        (Environment::Production, _) => format!("https://{primary}"),
+        (Environment::Development, Some(port)) => format!("http://{primary}:{port}"),
+        (Environment::Development, None) => format!("http://{primary}"),
+    };
+    let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let location = HeaderValue::from_str(&format!("{origin}{path_and_query}")).ok()?;
+    let mut res = StatusCode::MOVED_PERMANENTLY.into_response();
+    res.headers_mut().insert(header::LOCATION, location);
+    Some(res)
 }

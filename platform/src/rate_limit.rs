@@ -57,3 +57,10 @@ pub async fn hit(pool: &PgPool, limit: Limit, subject: &str) -> Result<(), AppEr
     }
     Ok(())
 }
+
+/// Emails one account can trigger (password reset, verification resend).
+pub const MAIL_PER_ACCOUNT: Limit = Limit {
+    name: "mail:account",
+    max: 5,
+    window: Duration::from_secs(60 * 60),
+};

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::config::Environment;
 use crate::error::AppError;
 use crate::middleware::{self, Sites, dispatch_by_host};
-use crate::{admin, csrf, health, platform_site, sessions, storefront};
+use crate::{admin, csrf, health, internal, platform_site, sessions, storefront};
 
 /// The whole application.
 pub fn build(state: AppState) -> Router {
@@ -24,6 +24,8 @@ pub fn build(state: AppState) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        // Caddy asks on localhost, before any store is known: not behind the host dispatch.
+        .route("/internal/tls/ask", get(internal::ask_tls))
         .fallback(move |State(state): State<AppState>, req: Request| {
             dispatch_by_host(state, Arc::clone(&sites), req)
         })

@@ -88,3 +88,31 @@ pub async fn redeem(
     .fetch_optional(conn)
     .await
 }
+
+/// Whether a token would redeem now, without using it (to show a form before the POST that
+/// redeems it).
+pub async fn peek(
+    conn: &mut PgConnection,
+    purpose: Purpose,
+    token: &str,
+    tenant_id: Option<Uuid>,
+) -> sqlx::Result<Option<Uuid>> {
+    if token.len() > 128 {
+        return Ok(None);
+    }
+    sqlx::query_scalar(
+        "SELECT user_id FROM platform.login_tokens \
+         WHERE token_hash = $1 AND purpose = $2 AND tenant_id IS NOT DISTINCT FROM $3 \
+           AND used_at IS NULL AND expires_at > now()",
+    )
+    .bind(hash(token))
+    .bind(purpose.as_str())
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The stored form of a token, for tables that keep their own tokens (invitations).
+pub fn token_hash(token: &str) -> String {
+    hash(token)
+}

@@ -5,6 +5,9 @@
 //! every test process), and drops it afterwards. Tests therefore run in parallel without
 //! seeing each other's tenants.
 
+pub mod dns;
+pub mod smtp;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr as _;
@@ -20,8 +23,6 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-
-pub mod smtp;
 
 /// A well-formed argon2 hash for owners whose password no test uses (hashing for real is
 /// slow in debug builds and beside the point of most tests).
@@ -146,11 +147,23 @@ impl TestApp {
         Self::spawn_node(db).await
     }
 
+    /// Like [`TestApp::spawn`], with settings changed by `configure` first (e.g. a DNS
+    /// server for custom-domain checks).
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let db = std::sync::Arc::new(TestDb::create().await);
+        Self::start_node(db, configure).await
+    }
+
     /// Another app node on an existing database (as behind a load balancer).
     pub async fn spawn_node(db: std::sync::Arc<TestDb>) -> Self {
+        Self::start_node(db, |_| {}).await
+    }
+
+    async fn start_node(db: std::sync::Arc<TestDb>, configure: impl FnOnce(&mut Settings)) -> Self {
         let data_dir = tempfile::tempdir().expect("a temporary DATA_DIR");
         let mut settings = Settings::for_database(&db.url, data_dir.path().to_path_buf());
         settings.platform_domain = PLATFORM_DOMAIN.into();
+        configure(&mut settings);
         let pool = db.pool(8).await;
         platform::db::migrate_platform(&pool)
             .await

@@ -17,6 +17,7 @@ struct DashboardView<'a> {
     role: &'a str,
     csrf: String,
     suspended: bool,
+    email_verified: bool,
 }
 
 /// The dashboard (later issues fill it with sales, orders and stock).
@@ -28,12 +29,19 @@ pub async fn show_dashboard(
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let store = settings::load(&mut tx).await?;
     tx.commit().await?;
+    let email_verified: bool = sqlx::query_scalar(
+        "SELECT email_verified_at IS NOT NULL FROM platform.users WHERE id = $1",
+    )
+    .bind(merchant.user_id)
+    .fetch_one(&app.db)
+    .await?;
     let view = DashboardView {
         store,
         merchant_email: &merchant.email,
         role: &merchant.role,
         csrf: csrf::token(&merchant.session).await?,
         suspended: tenant.status == "suspended",
+        email_verified,
     };
     Ok(Html(app.views.render("admin/dashboard.html", &view)?))
 }

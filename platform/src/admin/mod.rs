@@ -1,13 +1,18 @@
 //! The merchant admin on a store's own host under `/admin`.
 
+mod account;
 mod dashboard;
+mod domains;
+mod password;
 mod session;
+mod staff;
 
 use axum::Router;
 use axum::routing::{get, post};
 
 use crate::app::AppState;
 
+pub use account::{queue_verification_email, verify_email};
 pub use session::LOGIN_LINK_TTL;
 
 /// Admin routes (the JSON Admin API lives under `/admin/api/`).
@@ -24,4 +29,46 @@ pub fn router() -> Router<AppState> {
             post(session::destroy_all_sessions),
         )
         .route("/admin/session/{token}", get(session::redeem_login_link))
+        .route(
+            "/admin/password/forgot",
+            get(password::show_forgot).post(password::send_reset_link),
+        )
+        .route(
+            "/admin/password/reset/{token}",
+            get(password::show_reset).post(password::reset_password),
+        )
+        .route("/admin/staff", get(staff::list_staff))
+        .route("/admin/staff/invitations", post(staff::create_invitation))
+        .route(
+            "/admin/staff/invitations/{id}/revoke",
+            post(staff::revoke_invitation),
+        )
+        .route(
+            "/admin/staff/members/{user_id}/remove",
+            post(staff::remove_member),
+        )
+        .route(
+            "/admin/invitations/{token}",
+            get(staff::show_invitation).post(staff::accept_invitation),
+        )
+        .route(
+            "/admin/account/verification",
+            post(account::resend_verification),
+        )
+        .route(
+            "/admin/settings/domains",
+            get(domains::show_domains).post(domains::add_domain),
+        )
+        .route(
+            "/admin/settings/domains/verify",
+            post(domains::check_domain),
+        )
+        .route(
+            "/admin/settings/domains/primary",
+            post(domains::make_primary),
+        )
+        .route(
+            "/admin/settings/domains/remove",
+            post(domains::remove_domain),
+        )
 }

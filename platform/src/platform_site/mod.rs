@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/signup/check", get(signup::check_subdomain))
         .route("/login", get(login::show_login).post(login::find_stores))
+        .route("/account/verify/{token}", get(crate::admin::verify_email))
         .merge(crate::operator::router())
         .fallback(not_found)
 }
@@ -44,9 +45,9 @@ async fn show_landing(State(app): State<AppState>) -> Result<Html<String>, AppEr
     Ok(Html(app.views.render("platform/landing.html", &view)?))
 }
 
-/// Builds `scheme://<sub>.<platform domain>[:port]` for links from the platform host to a
-/// store's host: `https` in production; the port the visitor used, so development works.
-pub fn store_base_url(app: &AppState, headers: &HeaderMap) -> impl Fn(&str) -> String {
+/// The scheme (`https` in production) and the port the visitor used (`:8080`, so links
+/// work in development) for links between the platform host and store hosts.
+fn scheme_and_port(app: &AppState, headers: &HeaderMap) -> (&'static str, String) {
     let scheme = match app.settings.environment {
         Environment::Production => "https",
         Environment::Development => "http",
@@ -58,6 +59,18 @@ pub fn store_base_url(app: &AppState, headers: &HeaderMap) -> impl Fn(&str) -> S
         .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
         .map(|(_, p)| format!(":{p}"))
         .unwrap_or_default();
+    (scheme, port)
+}
+
+/// Builds `scheme://<sub>.<platform domain>[:port]` for links to a store's host.
+pub fn store_base_url(app: &AppState, headers: &HeaderMap) -> impl Fn(&str) -> String {
+    let (scheme, port) = scheme_and_port(app, headers);
     let domain = app.hosts.platform_domain().to_owned();
     move |sub: &str| format!("{scheme}://{sub}.{domain}{port}")
+}
+
+/// `scheme://<platform domain>[:port]`, for links to the platform host.
+pub fn platform_base_url(app: &AppState, headers: &HeaderMap) -> String {
+    let (scheme, port) = scheme_and_port(app, headers);
+    format!("{scheme}://{}{port}", app.hosts.platform_domain())
 }

@@ -121,15 +121,25 @@ pub async fn create_store(
         Err(ProvisionError::Invalid(_)) => return unreachable_invalid(),
         Err(ProvisionError::Internal(e)) => return Err(AppError::Internal(e)),
     };
-    let mut conn = app.db.acquire().await?;
+    let mut tx = app.db.begin().await?;
     let token = tokens::issue(
-        &mut conn,
+        &mut tx,
         Purpose::Login,
         done.owner_id,
         Some(done.tenant.id),
         LOGIN_LINK_TTL,
     )
     .await?;
+    crate::admin::queue_verification_email(
+        &app,
+        &mut tx,
+        done.owner_id,
+        new.owner_email.as_str(),
+        &done.tenant.name,
+        &headers,
+    )
+    .await?;
+    tx.commit().await?;
     let base = super::store_base_url(&app, &headers);
     let link = format!("{}/admin/session/{token}", base(&done.tenant.subdomain));
     Ok(Redirect::to(&link).into_response())

@@ -40,6 +40,9 @@ pub struct Tenant {
     pub schema_version: i64,
     /// When the store was created.
     pub created_at: DateTime<Utc>,
+    /// The verified custom domain marked primary, if any: the store's other hostnames
+    /// redirect shoppers there.
+    pub primary_host: Option<String>,
 }
 
 fn serialize_schema<S: serde::Serializer>(s: &TenantSchema, ser: S) -> Result<S::Ok, S::Error> {
@@ -48,7 +51,10 @@ fn serialize_schema<S: serde::Serializer>(s: &TenantSchema, ser: S) -> Result<S:
 
 /// The columns of `platform.tenants` that make a [`Tenant`], in the order `from_row` reads.
 const TENANT_COLUMNS: &str = "t.id, t.subdomain, t.name, t.schema_name, t.status, t.plan_code, \
-                              t.pod, t.schema_version, t.created_at";
+                              t.pod, t.schema_version, t.created_at, \
+                              (SELECT p.hostname FROM platform.hostnames p \
+                               WHERE p.tenant_id = t.id AND p.is_primary AND p.kind = 'custom' \
+                               AND p.verified_at IS NOT NULL)";
 
 type TenantRow = (
     Uuid,
@@ -60,10 +66,22 @@ type TenantRow = (
     String,
     i64,
     DateTime<Utc>,
+    Option<String>,
 );
 
 fn from_row(row: TenantRow) -> Result<Tenant, tenant_store::StoreError> {
-    let (id, subdomain, name, schema, status, plan_code, pod, schema_version, created_at) = row;
+    let (
+        id,
+        subdomain,
+        name,
+        schema,
+        status,
+        plan_code,
+        pod,
+        schema_version,
+        created_at,
+        primary_host,
+    ) = row;
     Ok(Tenant {
         id,
         subdomain,
@@ -74,6 +92,7 @@ fn from_row(row: TenantRow) -> Result<Tenant, tenant_store::StoreError> {
         pod,
         schema_version,
         created_at,
+        primary_host,
     })
 }
 

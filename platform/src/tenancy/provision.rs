@@ -180,6 +180,7 @@ pub async fn provision_with(
             pod: "default".into(),
             schema_version: version,
             created_at,
+            primary_host: None,
         },
         owner_id,
         owner_created,

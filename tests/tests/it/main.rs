@@ -1,7 +1,9 @@
 //! Black-box tests: the real app on a loopback port, a real PostgreSQL.
 
+mod account_mail;
 mod accounts;
 mod cli;
+mod domains;
 mod embedded;
 mod errors;
 mod isolation;

@@ -1,0 +1,139 @@
+//! The platform's mail outbox: messages are rendered and stored in the transaction of the
+//! action that sends them; a worker delivers them with retries and backoff, and gives up
+//! (dead-letters) after a number of attempts. Delivery is at-least-once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
+
+use crate::mail::{Mailer, OutgoingMail};
+
+/// Channel that wakes the worker when mail is queued.
+const CHANNEL: &str = "storefront_mail";
+/// Attempts before a message is dead-lettered.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// Messages claimed per round.
+const BATCH: i64 = 20;
+/// How often the worker looks even without a wake-up (retries come due by time).
+const POLL: Duration = Duration::from_secs(5);
+
+/// Queues a message; it is sent once the caller's transaction commits.
+pub async fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO platform.mail_outbox (to_address, from_address, reply_to, subject, text_body, html_body) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&mail.to)
+    .bind(&mail.from)
+    .bind(&mail.reply_to)
+    .bind(&mail.subject)
+    .bind(&mail.text)
+    .bind(&mail.html)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    i32,
+);
+
+/// Sends what is due; returns how many messages were sent.
+pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    // SKIP LOCKED: several workers (app nodes) share the queue without sending twice.
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, to_address, from_address, reply_to, subject, text_body, html_body, attempts \
+         FROM platform.mail_outbox \
+         WHERE sent_at IS NULL AND dead_at IS NULL AND available_at <= now() \
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut sent = 0;
+    for (id, to, from, reply_to, subject, text, html, attempts) in rows {
+        let mail = OutgoingMail {
+            to,
+            from,
+            reply_to,
+            subject,
+            text,
+            html,
+        };
+        match mailer.send(&mail).await {
+            Ok(()) => {
+                sqlx::query("UPDATE platform.mail_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sent += 1;
+            }
+            Err(e) => {
+                let attempts = attempts + 1;
+                let dead = !e.is_retryable() || attempts >= MAX_ATTEMPTS;
+                // 30 s, 1 min, 2 min, ... capped at an hour.
+                let backoff = (30_i64 << (attempts - 1).min(7)).min(3600);
+                tracing::warn!(mail.id = id, attempts, dead, error = %e, "sending mail failed");
+                sqlx::query(
+                    "UPDATE platform.mail_outbox SET attempts = $2, last_error = $3, \
+                     available_at = now() + make_interval(secs => $4), \
+                     dead_at = CASE WHEN $5 THEN now() END WHERE id = $1",
+                )
+                .bind(id)
+                .bind(attempts)
+                .bind(e.to_string())
+                .bind(backoff as f64)
+                .bind(dead)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(sent)
+}
+
+/// Runs the delivery loop until aborted: woken by NOTIFY when mail is queued, and every few
+/// seconds for retries.
+pub fn spawn_worker(pool: PgPool, mailer: Arc<dyn Mailer>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut listener = None;
+        loop {
+            if let Err(e) = deliver_due(&pool, mailer.as_ref()).await {
+                tracing::warn!(error = %e, "mail outbox round failed");
+            }
+            if listener.is_none() {
+                listener = listen(&pool).await;
+            }
+            match &mut listener {
+                Some(l) => {
+                    // A wake-up, a timeout or a lost connection (listen again next round).
+                    if let Ok(Err(_)) = tokio::time::timeout(POLL, l.try_recv()).await {
+                        listener = None;
+                    }
+                }
+                None => tokio::time::sleep(POLL).await,
+            }
+        }
+    })
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut l = PgListener::connect_with(pool).await.ok()?;
+    l.listen(CHANNEL).await.ok()?;
+    Some(l)
+}
