@@ -1,6 +1,7 @@
 //! The platform site on the bare platform domain: landing page and merchant signup.
 
 mod login;
+mod pricing;
 mod signup;
 
 use axum::http::HeaderMap;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/signup/check", get(signup::check_subdomain))
         .route("/login", get(login::show_login).post(login::find_stores))
+        .route("/pricing", get(pricing::show_pricing))
         .route("/account/verify/{token}", get(crate::admin::verify_email))
         .merge(crate::operator::router())
         .fallback(not_found)

@@ -274,6 +274,22 @@ async fn an_invited_staff_member_joins_with_their_permissions_and_can_be_removed
         "the invitation verified the address"
     );
 
+    // A staff member of this store cannot sign in to another store's admin.
+    app.create_tenant("bravo", "Bravo Supplies").await;
+    let mut at_bravo = app.browser("bravo.storefront.test");
+    let csrf = at_bravo.get("/admin/login").await.csrf();
+    let refused = at_bravo
+        .post_form(
+            "/admin/login",
+            &[
+                ("_csrf", &csrf),
+                ("email", "clerk@alpha.example"),
+                ("password", "clerk password 1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+
     // Staff cannot manage staff; the link cannot be used twice.
     assert_eq!(clerk.get("/admin/staff").await.status, 403);
     let mut again = app.browser("alpha.storefront.test");

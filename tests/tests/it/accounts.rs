@@ -484,3 +484,26 @@ async fn signing_out_everywhere_ends_every_session_of_the_user() {
     );
     assert_eq!(laptop.get("/admin").await.status, 303);
 }
+
+#[tokio::test]
+async fn pricing_shows_the_plans_from_the_database() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "UPDATE platform.plans SET price_minor = 4950, staff_limit = 12 WHERE code = 'growth'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let (status, body) = app.get_text("storefront.test", "/pricing").await;
+    assert_eq!(status, 200);
+    let starter = body.find("data-plan=\"starter\"").unwrap();
+    let growth = body.find("data-plan=\"growth\"").unwrap();
+    let scale = body.find("data-plan=\"scale\"").unwrap();
+    assert!(starter < growth && growth < scale, "in the plans' order");
+    assert!(body[starter..growth].contains("Free"));
+    assert!(body[starter..growth].contains("Up to 100 products"));
+    assert!(body[growth..scale].contains("49.50 USD per month"));
+    assert!(body[growth..scale].contains("Up to 12 staff accounts"));
+    assert!(body[scale..].contains("Unlimited products"));
+    assert!(body[scale..].contains("API access"));
+}
