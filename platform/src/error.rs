@@ -134,6 +134,11 @@ impl From<tenant_store::StoreError> for AppError {
         match e {
             E::NotFound => Self::NotFound,
             E::Invalid { field, message } => Self::invalid(field, message),
+            E::Fields(fields) => Self::Invalid(fields),
+            E::LimitReached { what, limit } => Self::invalid(
+                what,
+                format!("your plan allows at most {limit} {what}; upgrade the plan to add more"),
+            ),
             other => Self::Internal(other.into()),
         }
     }

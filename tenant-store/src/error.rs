@@ -11,6 +11,18 @@ pub enum StoreError {
         /// A sentence for the person who typed it.
         message: String,
     },
+    /// Several values failed validation: each entry names a field (`title`,
+    /// `variants[1].sku`, ...) and the problem.
+    #[error("invalid input: {}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
+    Fields(Vec<(String, String)>),
+    /// A plan limit would be exceeded.
+    #[error("{what}: the plan allows at most {limit}")]
+    LimitReached {
+        /// What is limited, e.g. `products`.
+        what: &'static str,
+        /// The plan's limit.
+        limit: i64,
+    },
     /// The thing asked for does not exist in this tenant.
     #[error("not found")]
     NotFound,

@@ -6,8 +6,10 @@
 //! `&mut PgConnection` that belongs to a [`TenantTx`]; on any other connection the
 //! unqualified table names resolve to the empty `no_tenant` schema and fail.
 
+pub mod catalog;
 mod error;
 pub mod migrations;
+pub mod outbox;
 mod provision;
 mod schema;
 pub mod settings;

@@ -1,0 +1,142 @@
+//! Stock: every change is an adjustment row (delta, reason, who, when); the quantity on the
+//! variant is kept in the same transaction. Crossing the store's low-stock threshold emits
+//! `inventory.low`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{StoreError, outbox};
+
+/// Adds `delta` units (negative to remove) to a variant's stock; returns the new quantity.
+pub async fn adjust(
+    conn: &mut PgConnection,
+    variant_id: Uuid,
+    delta: i32,
+    reason: &str,
+    actor: &str,
+) -> Result<i32, StoreError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(StoreError::invalid("reason", "say why the stock changes"));
+    }
+    let row: Option<(i32, Uuid)> = sqlx::query_as(
+        "UPDATE variants SET inventory_quantity = inventory_quantity + $2, updated_at = now() \
+         WHERE id = $1 RETURNING inventory_quantity, product_id",
+    )
+    .bind(variant_id)
+    .bind(delta)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| match e.as_database_error().and_then(|d| d.code()) {
+        Some(c) if c == "22003" => {
+            StoreError::invalid("delta", "the quantity would be out of range")
+        }
+        _ => StoreError::Database(e),
+    })?;
+    let (after, product_id) = row.ok_or(StoreError::NotFound)?;
+    sqlx::query(
+        "INSERT INTO inventory_adjustments (variant_id, delta, quantity_after, reason, actor) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(variant_id)
+    .bind(delta)
+    .bind(after)
+    .bind(reason)
+    .bind(actor)
+    .execute(&mut *conn)
+    .await?;
+    let payload = serde_json::json!({
+        "variant_id": variant_id, "product_id": product_id, "delta": delta, "quantity": after,
+    });
+    outbox::emit(conn, "inventory.changed", payload.clone()).await?;
+    let threshold: i32 = sqlx::query_scalar("SELECT low_stock_threshold FROM settings")
+        .fetch_one(&mut *conn)
+        .await?;
+    let before = after - delta;
+    if before > threshold && after <= threshold {
+        outbox::emit(conn, "inventory.low", payload).await?;
+    }
+    Ok(after)
+}
+
+/// Sets a variant's stock to `quantity` (recorded as the difference).
+pub async fn set_quantity(
+    conn: &mut PgConnection,
+    variant_id: Uuid,
+    quantity: i32,
+    reason: &str,
+    actor: &str,
+) -> Result<i32, StoreError> {
+    let current: Option<i32> =
+        sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1 FOR UPDATE")
+            .bind(variant_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let current = current.ok_or(StoreError::NotFound)?;
+    if quantity == current {
+        return Ok(current);
+    }
+    adjust(conn, variant_id, quantity - current, reason, actor).await
+}
+
+/// One recorded stock change.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Adjustment {
+    /// Units added (negative: removed).
+    pub delta: i32,
+    /// The quantity afterwards.
+    pub quantity_after: i32,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub actor: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A variant's stock history, newest first.
+pub async fn history(
+    conn: &mut PgConnection,
+    variant_id: Uuid,
+    limit: i64,
+) -> Result<Vec<Adjustment>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT delta, quantity_after, reason, actor, created_at FROM inventory_adjustments \
+         WHERE variant_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(variant_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A tracked variant at or under the store's low-stock threshold.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct LowStock {
+    /// The product.
+    pub product_id: Uuid,
+    /// Its title.
+    pub product_title: String,
+    /// The variant.
+    pub variant_id: Uuid,
+    /// The variant's SKU.
+    pub sku: String,
+    /// Units left.
+    pub inventory_quantity: i32,
+}
+
+/// Tracked variants of non-archived products at or under the threshold, fewest first.
+pub async fn low_stock(conn: &mut PgConnection, limit: i64) -> Result<Vec<LowStock>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT p.id AS product_id, p.title AS product_title, v.id AS variant_id, v.sku, v.inventory_quantity \
+         FROM variants v JOIN products p ON p.id = v.product_id \
+         WHERE v.track_inventory AND p.status <> 'archived' \
+           AND v.inventory_quantity <= (SELECT low_stock_threshold FROM settings) \
+         ORDER BY v.inventory_quantity, p.title LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
