@@ -16,6 +16,7 @@ mod health;
 mod internal;
 pub mod mail;
 pub mod mail_outbox;
+pub mod media_urls;
 pub mod middleware;
 pub mod operator;
 mod platform_site;

@@ -6,6 +6,7 @@
 //! `&mut PgConnection` that belongs to a [`TenantTx`]; on any other connection the
 //! unqualified table names resolve to the empty `no_tenant` schema and fail.
 
+pub mod audit;
 pub mod catalog;
 mod error;
 pub mod migrations;

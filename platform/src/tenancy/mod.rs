@@ -220,3 +220,15 @@ async fn notify_tenant_hostnames(conn: &mut PgConnection, tenant_id: Uuid) -> sq
     }
     Ok(())
 }
+
+/// The tenant's plan limit on products (`None`: unlimited).
+pub async fn product_limit(pool: &PgPool, tenant_id: Uuid) -> anyhow::Result<Option<i64>> {
+    let limit: Option<i32> = sqlx::query_scalar(
+        "SELECT p.product_limit FROM platform.tenants t JOIN platform.plans p ON p.code = t.plan_code \
+         WHERE t.id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(limit.map(i64::from))
+}
