@@ -1,5 +1,6 @@
 //! The catalog: products with options and variants, images, collections, inventory.
 
+pub mod collections;
 mod handle;
 pub mod inventory;
 mod products;

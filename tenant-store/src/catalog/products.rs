@@ -252,6 +252,7 @@ pub async fn create_product(
     .map_err(|e| conflict(e, None))?;
     write_options(conn, id, &v.options).await?;
     write_variants(conn, id, &v.variants, actor).await?;
+    super::collections::refresh_for_product(conn, id).await?;
     let product = get_product(conn, id).await?;
     outbox::emit(conn, "product.created", event(&product)).await?;
     Ok(product)
@@ -320,6 +321,7 @@ pub async fn update_product(
         .await?;
     write_options(conn, id, &v.options).await?;
     write_variants(conn, id, &v.variants, actor).await?;
+    super::collections::refresh_for_product(conn, id).await?;
     let product = get_product(conn, id).await?;
     outbox::emit(conn, "product.updated", event(&product)).await?;
     Ok(product)

@@ -470,3 +470,166 @@ async fn another_tenant_never_sees_a_product() {
         Err(StoreError::NotFound)
     ));
 }
+
+fn collection(
+    title: &str,
+    kind: catalog::collections::Kind,
+) -> catalog::collections::CollectionInput {
+    catalog::collections::CollectionInput {
+        title: title.into(),
+        handle: None,
+        body_html: "<p>Nice</p><script>x</script>".into(),
+        kind,
+        sort_order: "manual".into(),
+        published: true,
+        disjunctive: false,
+        rules: vec![],
+        product_handles: vec![],
+    }
+}
+
+fn rule(field: &str, relation: &str, value: &str) -> catalog::collections::Rule {
+    catalog::collections::Rule {
+        field: field.into(),
+        relation: relation.into(),
+        value: value.into(),
+    }
+}
+
+#[tokio::test]
+async fn manual_collections_keep_the_chosen_order_and_refuse_unknown_handles() {
+    use catalog::collections::{self, Kind};
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("alpha", "Alpha").await;
+    let mut tx = begin(&app, &t).await;
+    for title in ["Apple", "Banana", "Cherry"] {
+        let mut p = shirt();
+        p.title = title.into();
+        p.variants.truncate(1);
+        p.variants[0].sku.clear();
+        p.options.truncate(2);
+        catalog::create_product(&mut tx, p, "a", None)
+            .await
+            .unwrap();
+    }
+    let mut input = collection("Fruit Picks", Kind::Manual);
+    input.product_handles = vec!["cherry".into(), "apple".into(), "cherry".into()];
+    let c = collections::create_collection(&mut tx, input.clone())
+        .await
+        .unwrap();
+    assert_eq!(c.handle, "fruit-picks");
+    assert_eq!(c.body_html, "<p>Nice</p>");
+    assert_eq!(c.product_handles, ["cherry", "apple"]);
+    let in_it = catalog::list_products(
+        &mut tx,
+        &ProductFilter {
+            collection_id: Some(c.id),
+            limit: 50,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(in_it.products.len(), 2);
+    tx.commit().await.unwrap();
+
+    let mut tx = begin(&app, &t).await;
+    input.product_handles = vec!["banana".into(), "durian".into()];
+    let errors = fields(
+        collections::update_collection(&mut tx, c.id, input)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        errors,
+        [(
+            "products[1]".to_owned(),
+            "no product has the handle “durian”".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn automatic_collections_follow_their_rules_as_products_change() {
+    use catalog::collections::{self, Kind};
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("alpha", "Alpha").await;
+    let mut tx = begin(&app, &t).await;
+    let mut cheap = shirt();
+    cheap.title = "Cheap Tee".into();
+    for v in &mut cheap.variants {
+        v.sku.clear();
+        v.price_minor = 900;
+    }
+    let cheap = catalog::create_product(&mut tx, cheap, "a", None)
+        .await
+        .unwrap();
+    let dear = catalog::create_product(&mut tx, shirt(), "a", None)
+        .await
+        .unwrap(); // 2500, tag summer
+
+    let mut summer = collection("Summer", Kind::Automatic);
+    assert!(
+        fields(
+            collections::create_collection(&mut tx, summer.clone())
+                .await
+                .unwrap_err()
+        )
+        .iter()
+        .any(|(f, _)| f == "rules")
+    );
+    summer.rules = vec![
+        rule("tag", "equals", "SUMMER"),
+        rule("price", "greater_than", "1000"),
+    ];
+    let c = collections::create_collection(&mut tx, summer.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.product_handles,
+        [dear.handle.clone()],
+        "both rules must hold"
+    );
+
+    summer.disjunctive = true;
+    let c = collections::update_collection(&mut tx, c.id, summer)
+        .await
+        .unwrap();
+    assert_eq!(c.product_handles.len(), 2, "either rule is enough");
+
+    // A product edited out of the rules leaves the collection.
+    let mut edit = shirt();
+    edit.tags = vec!["winter".into()];
+    edit.title = "Cheap Tee".into();
+    for (v, old) in edit.variants.iter_mut().zip(&cheap.variants) {
+        v.id = Some(old.id);
+        v.sku.clear();
+        v.price_minor = 900;
+    }
+    catalog::update_product(&mut tx, cheap.id, edit, "a")
+        .await
+        .unwrap();
+    let c = collections::get_collection(&mut tx, c.id).await.unwrap();
+    assert_eq!(c.product_handles, [dear.handle.clone()]);
+
+    let bad = catalog::collections::CollectionInput {
+        rules: vec![
+            rule("colour", "equals", "x"),
+            rule("price", "contains", "1"),
+            rule("price", "less_than", "cheap"),
+        ],
+        ..collection("Bad", Kind::Automatic)
+    };
+    let names: Vec<String> = fields(
+        collections::create_collection(&mut tx, bad)
+            .await
+            .unwrap_err(),
+    )
+    .into_iter()
+    .map(|(f, _)| f)
+    .collect();
+    assert_eq!(
+        names,
+        ["rules[0].field", "rules[1].relation", "rules[2].value"]
+    );
+}
