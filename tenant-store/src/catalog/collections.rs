@@ -519,19 +519,21 @@ pub async fn refresh_for_product(
     Ok(())
 }
 
+type CollectionRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    bool,
+    DateTime<Utc>,
+);
+
 /// The collection with its rules and products.
 pub async fn get_collection(conn: &mut PgConnection, id: Uuid) -> Result<Collection, StoreError> {
-    let row: Option<(
-        Uuid,
-        String,
-        String,
-        String,
-        String,
-        String,
-        bool,
-        bool,
-        DateTime<Utc>,
-    )> = sqlx::query_as(
+    let row: Option<CollectionRow> = sqlx::query_as(
         "SELECT id, handle, title, body_html, kind, sort_order, published, disjunctive, updated_at \
          FROM collections WHERE id = $1",
     )
