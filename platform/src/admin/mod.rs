@@ -1,9 +1,11 @@
 //! The merchant admin on a store's own host under `/admin`.
 
 mod account;
+mod chrome;
 mod dashboard;
 mod domains;
 mod password;
+mod products;
 mod session;
 mod staff;
 
@@ -36,6 +38,20 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/password/reset/{token}",
             get(password::show_reset).post(password::reset_password),
+        )
+        .route(
+            "/admin/products",
+            get(products::list_products).post(products::create_product),
+        )
+        .route("/admin/products/new", get(products::new_product))
+        .route("/admin/products/bulk", post(products::bulk_update))
+        .route(
+            "/admin/products/{id}",
+            get(products::edit_product).post(products::update_product),
+        )
+        .route(
+            "/admin/products/{id}/delete",
+            post(products::delete_product),
         )
         .route("/admin/staff", get(staff::list_staff))
         .route("/admin/staff/invitations", post(staff::create_invitation))

@@ -2,6 +2,7 @@
 
 mod account_mail;
 mod accounts;
+mod admin_catalog;
 mod catalog;
 mod cli;
 mod domains;
