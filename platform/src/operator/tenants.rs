@@ -33,6 +33,9 @@ struct Row {
     plan_code: String,
     status: String,
     created_at: DateTime<Utc>,
+    schema_name: String,
+    #[sqlx(skip)]
+    products: Option<i64>,
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -62,7 +65,7 @@ pub async fn list_tenants(
     let page = query.page.unwrap_or(1).max(1);
     let pattern = format!("%{}%", escape_like(query.q.trim()));
     let mut tenants: Vec<Row> = sqlx::query_as(
-        "SELECT id, subdomain, name, plan_code, status, created_at FROM platform.tenants \
+        "SELECT id, subdomain, name, plan_code, status, created_at, schema_name FROM platform.tenants \
          WHERE subdomain ILIKE $1 OR name ILIKE $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
     )
@@ -73,6 +76,15 @@ pub async fn list_tenants(
     .await?;
     let has_next = tenants.len() as i64 > PAGE_SIZE;
     tenants.truncate(PAGE_SIZE as usize);
+    // One short tenant transaction per row of this page (each store counts in its own
+    // schema); a store whose count fails still lists, without it.
+    for t in &mut tenants {
+        if let Ok(schema) = tenant_store::TenantSchema::from_registry(t.schema_name.clone()) {
+            if let Ok(mut tx) = tenant_store::begin(&app.db, &schema).await {
+                t.products = tenant_store::catalog::count_products(&mut tx).await.ok();
+            }
+        }
+    }
     let total: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM platform.tenants WHERE subdomain ILIKE $1 OR name ILIKE $1",
     )

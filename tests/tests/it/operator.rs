@@ -126,6 +126,28 @@ async fn tenants_are_listed_and_searchable() {
     assert!(
         all.body.contains("data-tenant=\"alpha\"") && all.body.contains("data-tenant=\"bravo\"")
     );
+    let bravo = platform::tenancy::find_by_subdomain(&app.pool, "bravo")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = tenant_store::begin(&app.pool, &bravo.schema).await.unwrap();
+    let input = tenant_store::catalog::ProductInput {
+        title: "Tea".into(),
+        variants: vec![tenant_store::catalog::VariantInput::default()],
+        ..Default::default()
+    };
+    tenant_store::catalog::create_product(&mut tx, input, "t", None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let all = ops.get("/operator").await;
+    let row = &all.body[all.body.find("data-tenant=\"bravo\"").unwrap()..];
+    assert!(
+        row.contains("<td class=\"products\">1</td>"),
+        "bravo has one product"
+    );
+    let row = &all.body[all.body.find("data-tenant=\"alpha\"").unwrap()..];
+    assert!(row.contains("<td class=\"products\">0</td>"));
     let found = ops.get("/operator?q=supp").await;
     assert!(found.body.contains("Tenants (1)"));
     assert!(found.body.contains("Bravo Supplies") && !found.body.contains("Alpha Goods"));
