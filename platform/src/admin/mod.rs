@@ -1,9 +1,12 @@
 //! The merchant admin on a store's own host under `/admin`.
 
 mod account;
+mod audit;
 mod chrome;
+mod collections;
 mod dashboard;
 mod domains;
+mod inventory;
 mod password;
 mod products;
 mod session;
@@ -53,6 +56,25 @@ pub fn router() -> Router<AppState> {
             "/admin/products/{id}/delete",
             post(products::delete_product),
         )
+        .route(
+            "/admin/collections",
+            get(collections::list_collections).post(collections::create_collection),
+        )
+        .route("/admin/collections/new", get(collections::new_collection))
+        .route(
+            "/admin/collections/{id}",
+            get(collections::edit_collection).post(collections::update_collection),
+        )
+        .route(
+            "/admin/collections/{id}/delete",
+            post(collections::delete_collection),
+        )
+        .route("/admin/inventory", get(inventory::list_inventory))
+        .route(
+            "/admin/inventory/{variant_id}",
+            get(inventory::show_history).post(inventory::adjust_inventory),
+        )
+        .route("/admin/audit", get(audit::show_audit))
         .route("/admin/staff", get(staff::list_staff))
         .route("/admin/staff/invitations", post(staff::create_invitation))
         .route(

@@ -79,10 +79,10 @@ pub async fn list_tenants(
     // One short tenant transaction per row of this page (each store counts in its own
     // schema); a store whose count fails still lists, without it.
     for t in &mut tenants {
-        if let Ok(schema) = tenant_store::TenantSchema::from_registry(t.schema_name.clone()) {
-            if let Ok(mut tx) = tenant_store::begin(&app.db, &schema).await {
-                t.products = tenant_store::catalog::count_products(&mut tx).await.ok();
-            }
+        if let Ok(schema) = tenant_store::TenantSchema::from_registry(t.schema_name.clone())
+            && let Ok(mut tx) = tenant_store::begin(&app.db, &schema).await
+        {
+            t.products = tenant_store::catalog::count_products(&mut tx).await.ok();
         }
     }
     let total: i64 = sqlx::query_scalar(

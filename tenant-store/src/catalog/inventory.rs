@@ -140,3 +140,54 @@ pub async fn low_stock(conn: &mut PgConnection, limit: i64) -> Result<Vec<LowSto
     .fetch_all(conn)
     .await?)
 }
+
+/// A variant's stock as the inventory screen lists it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Level {
+    /// The variant.
+    pub variant_id: Uuid,
+    /// Its product.
+    pub product_id: Uuid,
+    /// The product's title.
+    pub product_title: String,
+    /// Option values, e.g. "M / Blue" (empty for a single-variant product).
+    pub variant_title: String,
+    /// SKU.
+    pub sku: String,
+    /// Units in stock.
+    pub inventory_quantity: i32,
+}
+
+/// Tracked variants by product title and position, optionally filtered by title or SKU,
+/// `limit` from `offset_title`/`offset_id` on (keyset).
+pub async fn list_levels(
+    conn: &mut PgConnection,
+    query: &str,
+    after: Option<(String, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Level>, StoreError> {
+    let pattern = match query.trim() {
+        "" => None,
+        q => Some(format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )),
+    };
+    Ok(sqlx::query_as(
+        "SELECT v.id AS variant_id, p.id AS product_id, p.title AS product_title, \
+           concat_ws(' / ', v.option1, v.option2, v.option3) AS variant_title, v.sku, v.inventory_quantity \
+         FROM variants v JOIN products p ON p.id = v.product_id \
+         WHERE v.track_inventory \
+           AND ($1::text IS NULL OR p.title ILIKE $1 OR v.sku ILIKE $1) \
+           AND ($2::text IS NULL OR (p.title, v.id) > ($2, $3)) \
+         ORDER BY p.title, v.id LIMIT $4",
+    )
+    .bind(pattern)
+    .bind(after.as_ref().map(|a| a.0.clone()))
+    .bind(after.as_ref().map(|a| a.1))
+    .bind(limit.clamp(1, 500))
+    .fetch_all(conn)
+    .await?)
+}

@@ -249,3 +249,116 @@ async fn members_without_the_products_permission_and_other_stores_get_nothing() 
             .contains("linen-shirt")
     );
 }
+
+#[tokio::test]
+async fn collections_inventory_dashboard_and_audit_log_work_in_the_admin() {
+    let app = TestApp::spawn().await;
+    let mut admin = owner(&app, "alpha").await;
+    assert_eq!(
+        submit(&mut admin, "/admin/products", SHIRT).await.status,
+        303
+    );
+
+    // A manual collection; an unknown handle is refused by the field.
+    let csrf = admin.get("/admin/collections/new").await.csrf();
+    let bad = admin
+        .post_form(
+            "/admin/collections",
+            &[
+                ("_csrf", &csrf),
+                ("title", "Picks"),
+                ("kind", "manual"),
+                ("sort_order", "manual"),
+                ("products", "linen-shirt\nghost"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body
+            .contains("data-field=\"products\">no product has the handle “ghost”"),
+        "{}",
+        bad.body
+    );
+    let ok = admin
+        .post_form(
+            "/admin/collections",
+            &[
+                ("_csrf", &csrf),
+                ("title", "Picks"),
+                ("kind", "manual"),
+                ("sort_order", "manual"),
+                ("published", "on"),
+                ("products", "linen-shirt"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+    // An automatic one by tag.
+    let auto = admin
+        .post_form(
+            "/admin/collections",
+            &[
+                ("_csrf", &csrf),
+                ("title", "Summer"),
+                ("kind", "automatic"),
+                ("sort_order", "title-asc"),
+                ("disjunctive", "all"),
+                ("r0_field", "tag"),
+                ("r0_relation", "equals"),
+                ("r0_value", "Summer"),
+            ],
+        )
+        .await;
+    assert_eq!(auto.status, 303, "{}", auto.body);
+    let list = admin.get("/admin/collections").await;
+    for handle in ["picks", "summer"] {
+        let row = &list.body[list
+            .body
+            .find(&format!("data-collection=\"{handle}\""))
+            .unwrap()..];
+        assert!(row.contains("<td>1</td>"), "{handle} holds the shirt");
+    }
+
+    // Inventory: set M from 6 to 2 (under the threshold of 5), with a reason.
+    let inv = admin.get("/admin/inventory?q=LIN-M").await;
+    let at = inv.body.find("data-variant=\"").unwrap() + "data-variant=\"".len();
+    let variant = inv.body[at..at + 36].to_owned();
+    let set = admin
+        .post_form(
+            &format!("/admin/inventory/{variant}"),
+            &[
+                ("_csrf", &inv.csrf()),
+                ("quantity", "2"),
+                ("reason", "damaged in transit"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 303);
+    let history = admin.get(&format!("/admin/inventory/{variant}")).await;
+    assert!(history.body.contains("damaged in transit") && history.body.contains("-4"));
+    let bad = admin
+        .post_form(
+            &format!("/admin/inventory/{variant}"),
+            &[("_csrf", &inv.csrf()), ("quantity", "lots")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+
+    let dashboard = admin.get("/admin").await;
+    assert!(dashboard.body.contains("1 product in the catalog"));
+    let low = &dashboard.body[dashboard
+        .body
+        .find("id=\"low-stock\"")
+        .expect("a low-stock list")..];
+    assert!(
+        low.contains("Linen Shirt")
+            && low.contains("(LIN-M): 2 left")
+            && low.contains("(LIN-S): 4 left")
+    );
+
+    let audit = admin.get("/admin/audit").await;
+    for action in ["inventory.set", "collection.create", "product.create"] {
+        assert!(audit.body.contains(action), "{action}");
+    }
+}

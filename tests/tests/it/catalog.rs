@@ -587,7 +587,7 @@ async fn automatic_collections_follow_their_rules_as_products_change() {
         .unwrap();
     assert_eq!(
         c.product_handles,
-        [dear.handle.clone()],
+        [dear.handle.as_str()],
         "both rules must hold"
     );
 
@@ -610,9 +610,9 @@ async fn automatic_collections_follow_their_rules_as_products_change() {
         .await
         .unwrap();
     let c = collections::get_collection(&mut tx, c.id).await.unwrap();
-    assert_eq!(c.product_handles, [dear.handle.clone()]);
+    assert_eq!(c.product_handles, [dear.handle.as_str()]);
 
-    let bad = catalog::collections::CollectionInput {
+    let bad = collections::CollectionInput {
         rules: vec![
             rule("colour", "equals", "x"),
             rule("price", "contains", "1"),
