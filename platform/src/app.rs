@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use crate::config::{Environment, Settings};
 use crate::mail::{self, Mailer};
 use crate::mail_outbox;
+use crate::media::MediaStore;
 use crate::tenancy::hosts::HostResolver;
 use crate::views::Views;
 
@@ -27,6 +28,8 @@ pub struct App {
     pub secret_key: SecretString,
     /// Sends mail (SMTP, or files under DATA_DIR/mail); used by the mail outbox worker.
     pub mailer: Arc<dyn Mailer>,
+    /// Product images: upload processing and the object store holding the renditions.
+    pub media: MediaStore,
     /// Background tasks (hostname listener, mail worker); aborted when the app is dropped.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -48,6 +51,7 @@ impl App {
         let secret_key = secret_key(&settings)?;
         let hosts = HostResolver::new(db.clone(), settings.normalized_platform_domain());
         let mailer = mail::mailer_from_settings(settings.smtp_url.as_ref(), &settings.data_dir)?;
+        let media = MediaStore::from_settings(&settings)?;
         let tasks = vec![
             hosts.spawn_listener(),
             mail_outbox::spawn_worker(db.clone(), Arc::clone(&mailer)),
@@ -59,6 +63,7 @@ impl App {
             hosts,
             secret_key,
             mailer,
+            media,
             tasks,
         })))
     }

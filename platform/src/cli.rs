@@ -7,12 +7,12 @@ use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::net::TcpListener;
 
-use crate::accounts;
 use crate::app::App;
 use crate::config::Settings;
 use crate::db::{self, Database};
 use crate::server;
 use crate::tenancy::{self, NewTenant, ProvisionError, migrate};
+use crate::{accounts, api_tokens};
 
 /// Self-hostable multi-tenant commerce: one binary, one PostgreSQL.
 #[derive(Debug, Parser)]
@@ -43,6 +43,59 @@ pub enum Command {
     /// Manage platform operators.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Import data into a store.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export data from a store.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Manage Admin API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Admin API token management.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a store; the token is printed once, alone on the last line.
+    Create {
+        /// The store's subdomain.
+        #[arg(long, env = "TOKEN_TENANT")]
+        tenant: String,
+        /// Comma-separated scopes, e.g. `products:read,products:write`.
+        #[arg(long, env = "TOKEN_SCOPES")]
+        scopes: String,
+        /// A name saying what uses the token (it appears in the store's audit log).
+        #[arg(long, env = "TOKEN_NAME", default_value = "automation")]
+        name: String,
+    },
+}
+
+/// What `storefront import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import products from a Shopify product CSV (idempotent by handle and SKU).
+    Products {
+        /// The store's subdomain.
+        #[arg(long)]
+        tenant: String,
+        /// The CSV file.
+        file: std::path::PathBuf,
+    },
+}
+
+/// What `storefront export` writes.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Export products as a Shopify product CSV.
+    Products {
+        /// The store's subdomain.
+        #[arg(long)]
+        tenant: String,
+        /// Where to write the CSV (`-`: standard output).
+        #[arg(default_value = "-")]
+        file: String,
+    },
 }
 
 /// Operator management.
@@ -119,9 +172,32 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Import(ImportCommand::Products { tenant, file }) => {
+            with_database(&settings, |pool| async move {
+                crate::catalog_csv::command::import_file(&pool, &tenant, &file, console).await
+            })
+            .await
+        }
+        Command::Export(ExportCommand::Products { tenant, file }) => {
+            let base = crate::catalog_csv::command::store_base_url(&settings, &tenant);
+            with_database(&settings, |pool| async move {
+                crate::catalog_csv::command::export_file(&pool, &tenant, &file, base, console).await
+            })
+            .await
+        }
         Command::Operator(OperatorCommand::Create { email, password }) => {
             with_database(&settings, |pool| async move {
                 create_operator(&pool, &email, password, console).await
+            })
+            .await
+        }
+        Command::Token(TokenCommand::Create {
+            tenant,
+            scopes,
+            name,
+        }) => {
+            with_database(&settings, |pool| async move {
+                create_token(&pool, &tenant, &scopes, &name, console).await
             })
             .await
         }
@@ -318,6 +394,32 @@ async fn create_operator(
             email.as_str()
         )?;
     }
+    Ok(())
+}
+
+async fn create_token(
+    pool: &sqlx::PgPool,
+    subdomain: &str,
+    scopes: &str,
+    name: &str,
+    console: &mut Console<'_>,
+) -> anyhow::Result<()> {
+    let scopes = api_tokens::parse_scopes(scopes).map_err(|m| anyhow::anyhow!("scopes: {m}"))?;
+    let Some(tenant) = tenancy::find_by_subdomain(pool, subdomain).await? else {
+        bail!("no store has the subdomain “{subdomain}”");
+    };
+    let mut conn = pool.acquire().await?;
+    let issued = api_tokens::issue(&mut conn, tenant.id, name, &scopes, None).await?;
+    writeln!(
+        console.out,
+        "created API token “{}” for {} with scopes {}",
+        issued.token.name,
+        tenant.subdomain,
+        issued.token.scopes.join(",")
+    )?;
+    writeln!(console.out, "  it is shown only now; store it safely:")?;
+    // Alone on the last line, so scripts can take it with `tail -n 1`.
+    writeln!(console.out, "{}", issued.secret)?;
     Ok(())
 }
 

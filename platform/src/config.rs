@@ -94,6 +94,36 @@ pub struct Settings {
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t)]
     pub log_format: LogFormat,
+
+    /// Largest image upload accepted, in megabytes.
+    #[arg(
+        long,
+        env = "MEDIA_MAX_UPLOAD_MB",
+        global = true,
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u64).range(1..=1024)
+    )]
+    pub media_max_upload_mb: u64,
+
+    /// S3 bucket for product images. Without one, they are files under DATA_DIR/media.
+    #[arg(long, env = "MEDIA_S3_BUCKET", global = true)]
+    pub media_s3_bucket: Option<String>,
+
+    /// S3-compatible endpoint URL (MinIO, R2, ...); AWS itself when unset.
+    #[arg(long, env = "MEDIA_S3_ENDPOINT", global = true)]
+    pub media_s3_endpoint: Option<String>,
+
+    /// Region of the media bucket (default: `AWS_REGION`, else us-east-1).
+    #[arg(long, env = "MEDIA_S3_REGION", global = true)]
+    pub media_s3_region: Option<String>,
+
+    /// Access key id for the media bucket (default: `AWS_ACCESS_KEY_ID` or instance credentials).
+    #[arg(long, env = "MEDIA_S3_ACCESS_KEY_ID", global = true)]
+    pub media_s3_access_key_id: Option<String>,
+
+    /// Secret access key for the media bucket (default: `AWS_SECRET_ACCESS_KEY`).
+    #[arg(long, env = "MEDIA_S3_SECRET_ACCESS_KEY", global = true, value_parser = parse_secret, hide_env_values = true)]
+    pub media_s3_secret_access_key: Option<SecretString>,
 }
 
 /// How log lines are written.
@@ -130,6 +160,12 @@ impl Settings {
             mail_from: None,
             store_cname_target: None,
             log_format: LogFormat::Pretty,
+            media_max_upload_mb: 20,
+            media_s3_bucket: None,
+            media_s3_endpoint: None,
+            media_s3_region: None,
+            media_s3_access_key_id: None,
+            media_s3_secret_access_key: None,
         }
     }
 

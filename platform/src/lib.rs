@@ -3,7 +3,10 @@
 
 pub mod accounts;
 mod admin;
+mod api;
+pub mod api_tokens;
 pub mod app;
+pub mod catalog_csv;
 pub mod cli;
 pub mod config;
 pub mod csrf;
@@ -16,6 +19,7 @@ mod health;
 mod internal;
 pub mod mail;
 pub mod mail_outbox;
+pub mod media;
 pub mod media_urls;
 pub mod middleware;
 pub mod operator;

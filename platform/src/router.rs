@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::config::Environment;
 use crate::error::AppError;
 use crate::middleware::{self, Sites, dispatch_by_host};
-use crate::{admin, csrf, health, internal, platform_site, sessions, storefront};
+use crate::{admin, api, csrf, health, internal, platform_site, sessions, storefront};
 
 /// The whole application.
 pub fn build(state: AppState) -> Router {
@@ -37,6 +37,7 @@ pub fn build(state: AppState) -> Router {
 fn store_routes() -> Router<AppState> {
     storefront::router()
         .merge(admin::router())
+        .merge(api::router())
         .fallback(not_found)
 }
 

@@ -6,13 +6,17 @@ mod chrome;
 mod collections;
 mod dashboard;
 mod domains;
+mod images;
+mod import_export;
 mod inventory;
 mod password;
 mod products;
 mod session;
 mod staff;
+mod tokens;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::app::AppState;
@@ -23,6 +27,7 @@ pub use session::LOGIN_LINK_TTL;
 /// Admin routes (the JSON Admin API lives under `/admin/api/`).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(import_export::router())
         .route("/admin", get(dashboard::show_dashboard))
         .route(
             "/admin/login",
@@ -55,6 +60,27 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/products/{id}/delete",
             post(products::delete_product),
+        )
+        // The upload reads its own, configured body limit (axum's default is 2 MB).
+        .route(
+            "/admin/products/{id}/images",
+            post(images::upload_image).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/admin/products/{id}/images/{image_id}/alt",
+            post(images::update_image_alt),
+        )
+        .route(
+            "/admin/products/{id}/images/{image_id}/delete",
+            post(images::delete_image),
+        )
+        .route(
+            "/admin/settings/api-tokens",
+            get(tokens::list_tokens).post(tokens::create_token),
+        )
+        .route(
+            "/admin/settings/api-tokens/{id}/revoke",
+            post(tokens::revoke_token),
         )
         .route(
             "/admin/collections",

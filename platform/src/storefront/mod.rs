@@ -1,6 +1,7 @@
 //! The shopper storefront, on a store's own hostname.
 
 mod home;
+mod media;
 
 use axum::Router;
 use axum::extract::Request;
@@ -17,6 +18,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::show_home))
         .layer(from_fn(refuse_suspended))
+        // Outside the suspension check: a suspended store's admin still shows its images.
+        .route("/media/{*path}", get(media::show_media))
 }
 
 /// A suspended store shows shoppers a 503; its admin stays reachable.

@@ -2,6 +2,7 @@
 
 pub mod collections;
 mod handle;
+pub mod images;
 pub mod inventory;
 mod products;
 

@@ -3,11 +3,14 @@
 mod account_mail;
 mod accounts;
 mod admin_catalog;
+mod api;
 mod catalog;
 mod cli;
+mod csv_import;
 mod domains;
 mod embedded;
 mod errors;
+mod images;
 mod isolation;
 mod mail;
 mod migrate;

@@ -1,0 +1,231 @@
+//! The JSON Admin API, `/admin/api/v1/...`: Shopify's resource shapes and field names so
+//! merchants' scripts port easily, bearer tokens with scopes, and an OpenAPI document.
+//!
+//! Shopify's paths end in `.json`; both forms are served. Axum cannot match a suffix inside
+//! a segment, so collection paths have explicit `.json` twins and `{id}` segments have the
+//! suffix stripped by the handlers.
+
+mod auth;
+mod inventory;
+mod openapi;
+mod products;
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{Next, from_fn};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::error::{AppError, ErrorMarker};
+
+pub use auth::{ApiClient, ApiError};
+
+/// The Admin API routes (store hosts only).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/api/v1/products",
+            get(products::list_products).post(products::create_product),
+        )
+        .route(
+            "/admin/api/v1/products.json",
+            get(products::list_products).post(products::create_product),
+        )
+        .route(
+            "/admin/api/v1/products/count",
+            get(products::count_products),
+        )
+        .route(
+            "/admin/api/v1/products/count.json",
+            get(products::count_products),
+        )
+        .route(
+            "/admin/api/v1/products/{id}",
+            get(products::show_product)
+                .put(products::update_product)
+                .delete(products::delete_product),
+        )
+        .route(
+            "/admin/api/v1/inventory_levels/set",
+            post(inventory::set_inventory_level),
+        )
+        .route(
+            "/admin/api/v1/inventory_levels/set.json",
+            post(inventory::set_inventory_level),
+        )
+        .route("/admin/api/v1/openapi.json", get(openapi::serve_openapi))
+        .layer(from_fn(shape_errors))
+}
+
+/// Words for an API error beyond what [`AppError`] says (which token scope is missing, how
+/// to authenticate), carried in the response's extensions to [`shape_errors`].
+#[derive(Clone, Debug)]
+struct ErrorDetail {
+    message: String,
+    required_scope: Option<&'static str>,
+}
+
+/// Renders the API's client errors: the platform's JSON envelope (`{"error": {code,
+/// message, fields, request_id}}`) plus Shopify's top-level `errors` (the fields by name for
+/// a 422, the message otherwise), which existing scripts read. Internal errors are left to
+/// the platform's renderer, which logs them.
+async fn shape_errors(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let res = next.run(req).await;
+    let Some(ErrorMarker(err)) = res.extensions().get::<ErrorMarker>().cloned() else {
+        return res;
+    };
+    if matches!(*err, AppError::Internal(_)) {
+        return res;
+    }
+    let detail = res.extensions().get::<ErrorDetail>().cloned();
+    let message = detail
+        .as_ref()
+        .map_or_else(|| err.public_message(), |d| d.message.clone());
+    let mut fields = BTreeMap::<&str, Vec<&str>>::new();
+    if let AppError::Invalid(list) = &*err {
+        for (f, m) in list {
+            fields.entry(f.as_str()).or_default().push(m.as_str());
+        }
+    }
+    let mut error = serde_json::json!({
+        "code": err.code(),
+        "message": message,
+        "request_id": request_id,
+    });
+    if !fields.is_empty() {
+        error["fields"] = serde_json::json!(fields);
+    }
+    if let Some(scope) = detail.and_then(|d| d.required_scope) {
+        error["required_scope"] = scope.into();
+    }
+    let errors = if fields.is_empty() {
+        serde_json::json!(message)
+    } else {
+        serde_json::json!(fields)
+    };
+    let body = serde_json::json!({ "error": error, "errors": errors }).to_string();
+    let (mut parts, _) = res.into_parts();
+    // Rendered here: the platform's renderer must leave it alone.
+    parts.extensions.remove::<ErrorMarker>();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// A request body to be read as JSON. It is parsed by the handler with [`JsonBody::parse`]
+/// after the token's scope is checked, so a caller without the scope learns nothing about
+/// the body; every failure is an [`AppError`] naming the problem, never axum's plain text.
+pub struct JsonBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|e| {
+                AppError::BadRequest(format!(
+                    "The request body could not be read: {}",
+                    e.body_text()
+                ))
+                .into()
+            })
+    }
+}
+
+impl JsonBody {
+    /// Parses the body. Malformed JSON is a 400 saying where it broke; well-formed JSON of
+    /// the wrong shape is a 422 naming the field (`variants[0].grams`), with `wrapper` (the
+    /// `product` of `{"product": {...}}`) left off the name.
+    pub fn parse<T: DeserializeOwned>(&self, wrapper: Option<&str>) -> Result<T, ApiError> {
+        if self.0.iter().all(u8::is_ascii_whitespace) {
+            return Err(AppError::BadRequest(
+                "The request body is empty: send a JSON object.".into(),
+            )
+            .into());
+        }
+        let mut de = serde_json::Deserializer::from_slice(&self.0);
+        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let inner = e.inner();
+            if inner.is_data() {
+                let path = e.path().to_string();
+                let field = match wrapper {
+                    Some(w) if path == w => path.clone(),
+                    Some(w) => path
+                        .strip_prefix(w)
+                        .and_then(|p| p.strip_prefix('.'))
+                        .map_or_else(|| path.clone(), str::to_owned),
+                    None => path.clone(),
+                };
+                let field = if field.is_empty() || field == "." {
+                    "body".to_owned()
+                } else {
+                    field
+                };
+                AppError::invalid(field, strip_position(&inner.to_string()))
+            } else {
+                AppError::BadRequest(format!("The request body is not valid JSON: {inner}"))
+            }
+        })?;
+        de.end().map_err(|e| {
+            AppError::BadRequest(format!("The request body is not valid JSON: {e}"))
+        })?;
+        Ok(value)
+    }
+}
+
+/// serde_json ends data errors with " at line 1 column 42", which means nothing next to a
+/// field name.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The `{id}` of a path such as `/products/{id}.json`: the suffix is dropped, and anything
+/// that is not an id is simply not found (it could never name a row).
+fn path_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    let raw = raw.strip_suffix(".json").unwrap_or(raw);
+    uuid::Uuid::parse_str(raw).map_err(|_| AppError::NotFound.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_may_carry_the_json_suffix() {
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(path_id(&format!("{id}.json")).ok(), Some(id));
+        assert_eq!(path_id(&id.to_string()).ok(), Some(id));
+        assert!(path_id("count.jsonx").is_err());
+    }
+
+    #[test]
+    fn positions_are_dropped_from_messages() {
+        assert_eq!(
+            strip_position("invalid type: string \"x\", expected i32 at line 1 column 9"),
+            "invalid type: string \"x\", expected i32"
+        );
+    }
+}
