@@ -38,8 +38,12 @@ pub enum Command {
     /// Create, list and delete tenants (stores).
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Boot everything with a demo store and serve it.
-    Demo,
+    /// Boot everything with a demo store (seeded with a catalog) and serve it.
+    Demo {
+        /// Also generate this many sample products (for trying the admin at scale).
+        #[arg(long, env = "DEMO_PRODUCTS", default_value_t = 0)]
+        products: usize,
+    },
     /// Manage platform operators.
     #[command(subcommand)]
     Operator(OperatorCommand),
@@ -164,8 +168,13 @@ pub struct Console<'a> {
 pub async fn run(cli: Cli, console: &mut Console<'_>) -> anyhow::Result<()> {
     let settings = cli.settings;
     match cli.command {
-        Command::Serve => serve(settings, false, console, server::shutdown_signal()).await,
-        Command::Demo => serve(settings, true, console, server::shutdown_signal()).await,
+        Command::Serve => serve(settings, None, console, server::shutdown_signal()).await,
+        Command::Demo { products } => {
+            let demo = Demo {
+                sample_products: products,
+            };
+            serve(settings, Some(demo), console, server::shutdown_signal()).await
+        }
         Command::Migrate { concurrency } => {
             with_database(&settings, |pool| async move {
                 migrate_all(&pool, concurrency, console).await
@@ -445,17 +454,27 @@ pub const DEMO_OWNER_PASSWORD: &str = "storefront-demo";
 /// completes (the commands pass SIGINT/SIGTERM).
 pub async fn serve(
     settings: Settings,
-    demo: bool,
+    demo: Option<Demo>,
     console: &mut Console<'_>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let database = Database::open(&settings).await?;
     let result = async {
         db::migrate_platform(&database.pool).await?;
-        if demo {
+        if let Some(demo) = &demo {
             let migrations = tenant_store::migrations::Migrations::tenant();
             migrate::migrate_tenants(&database.pool, migrations, 4, &migrate::Silent).await?;
-            ensure_demo_store(&database.pool).await?;
+            let tenant = ensure_demo_store(&database.pool).await?;
+            let media = crate::media::MediaStore::from_settings(&settings)?;
+            crate::demo::seed(
+                &database.pool,
+                &media,
+                &tenant,
+                demo.sample_products,
+                &mut *console.out,
+            )
+            .await
+            .context("seeding the demo catalog")?;
         }
         let listener = TcpListener::bind(settings.listen_addr)
             .await
@@ -465,7 +484,7 @@ pub async fn serve(
         let port = addr.port();
         writeln!(console.out, "storefront is serving on {addr}")?;
         writeln!(console.out, "  platform site: http://{domain}:{port}/")?;
-        if demo {
+        if demo.is_some() {
             writeln!(console.out, "  demo store:    http://demo.{domain}:{port}/")?;
             writeln!(
                 console.out,
@@ -483,15 +502,25 @@ pub async fn serve(
     result
 }
 
-async fn ensure_demo_store(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    if tenancy::find_by_subdomain(pool, "demo").await?.is_some() {
-        return Ok(());
+/// What `storefront demo` adds to the demo store.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Demo {
+    /// Sample products to generate besides the demo catalog.
+    pub sample_products: usize,
+}
+
+async fn ensure_demo_store(pool: &sqlx::PgPool) -> anyhow::Result<tenancy::Tenant> {
+    if let Some(t) = tenancy::find_by_subdomain(pool, "demo").await? {
+        return Ok(t);
     }
     let hash = hash_off_runtime(DEMO_OWNER_PASSWORD.to_owned()).await?;
     let new = NewTenant::parse("demo", "Demo Store", DEMO_OWNER_EMAIL, hash)?;
     match tenancy::provision(pool, &new).await {
-        // Another process created it in the meantime: fine.
-        Ok(_) | Err(ProvisionError::SubdomainTaken(_)) => Ok(()),
+        Ok(done) => Ok(done.tenant),
+        // Another process created it in the meantime: use theirs.
+        Err(ProvisionError::SubdomainTaken(_)) => tenancy::find_by_subdomain(pool, "demo")
+            .await?
+            .context("the demo store vanished while being created"),
         Err(e) => Err(anyhow::anyhow!("creating the demo store: {e}")),
     }
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod csrf;
 pub mod db;
+pub mod demo;
 pub mod domains;
 pub mod embedded_pg;
 pub mod error;

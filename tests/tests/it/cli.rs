@@ -221,7 +221,10 @@ async fn demo_creates_the_demo_store_once_serves_it_and_stops_on_signal() {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            let result = platform::cli::serve(settings, true, &mut console, shutdown).await;
+            let demo = platform::cli::Demo {
+                sample_products: 25,
+            };
+            let result = platform::cli::serve(settings, Some(demo), &mut console, shutdown).await;
             (result, String::from_utf8(out).unwrap())
         });
 
@@ -260,4 +263,44 @@ async fn demo_creates_the_demo_store_once_serves_it_and_stops_on_signal() {
             .await
             .unwrap();
     assert_eq!(demos, 1, "a second demo run reuses the store");
+
+    // The demo store has a catalog: products with variants and images, and collections.
+    let tenant = platform::tenancy::find_by_subdomain(&pool, "demo")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = tenant_store::begin(&pool, &tenant.schema).await.unwrap();
+    assert_eq!(
+        tenant_store::catalog::count_products(&mut tx)
+            .await
+            .unwrap(),
+        6 + 25,
+        "seeded once, topped up to 25 samples"
+    );
+    let Ok(tenant_store::catalog::Found::Product(tee)) =
+        tenant_store::catalog::find_by_handle(&mut tx, "organic-cotton-tee").await
+    else {
+        panic!("the demo tee exists");
+    };
+    assert_eq!(tee.variants.len(), 4);
+    assert_eq!(tee.images.len(), 1);
+    let tees = tenant_store::catalog::collections::list_collections(&mut tx)
+        .await
+        .unwrap();
+    let counts: Vec<(String, i64)> = tees
+        .into_iter()
+        .map(|c| (c.handle, c.products_count))
+        .collect();
+    // Two demo tees, and every fifth sample product is a T-shirt the rule picks up.
+    assert!(
+        counts.contains(&("t-shirts".to_owned(), 2 + 5)),
+        "{counts:?}"
+    );
+    assert!(counts.contains(&("featured".to_owned(), 3)), "{counts:?}");
+    drop(tx);
+    let image = data_dir.path().join("media").join(tenant.schema.as_str());
+    assert!(
+        image.exists(),
+        "generated images are stored under DATA_DIR/media"
+    );
 }
