@@ -59,6 +59,19 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
 }
 
+/// [`hash_password`] on a blocking thread: argon2 is deliberately slow and must not stall
+/// the async runtime.
+pub async fn hash_password_blocking(password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password)).await?
+}
+
+/// [`verify_password`] on a blocking thread.
+pub async fn verify_password_blocking(password: &str, hash: &str) -> anyhow::Result<bool> {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    Ok(tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await?)
+}
+
 /// Whether `password` matches a stored argon2 hash.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
@@ -160,8 +173,7 @@ pub async fn check_credentials(
     let hash = found
         .as_ref()
         .map_or_else(|| DUMMY_HASH.clone(), |(_, h)| h.clone());
-    let password = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await?;
+    let matches = verify_password_blocking(password, &hash).await?;
     Ok(found.filter(|_| matches).map(|(id, _)| id))
 }
 

@@ -287,7 +287,7 @@ async fn run_tenant(
             if let Err(m) = accounts::check_new_password(&password) {
                 bail!("owner_password: {m}");
             }
-            let hash = hash_off_runtime(password.clone()).await?;
+            let hash = accounts::hash_password_blocking(&password).await?;
             let new = NewTenant::parse(&subdomain, &name, &owner_email, hash)?;
             let done = tenancy::provision(pool, &new).await.map_err(|e| match e {
                 ProvisionError::Internal(e) => e.context("creating the store"),
@@ -389,7 +389,7 @@ async fn create_operator(
     if let Err(m) = accounts::check_new_password(&password) {
         bail!("password: {m}");
     }
-    let hash = hash_off_runtime(password.clone()).await?;
+    let hash = accounts::hash_password_blocking(&password).await?;
     let created = crate::operator::create_operator(pool, &email, &hash).await?;
     if created {
         writeln!(console.out, "created operator {}", email.as_str())?;
@@ -438,10 +438,6 @@ fn truncate(s: &str, max: usize) -> String {
     } else {
         s.chars().take(max - 1).chain(['…']).collect()
     }
-}
-
-async fn hash_off_runtime(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await?
 }
 
 /// The demo store's owner (development only).
@@ -513,7 +509,7 @@ async fn ensure_demo_store(pool: &sqlx::PgPool) -> anyhow::Result<tenancy::Tenan
     if let Some(t) = tenancy::find_by_subdomain(pool, "demo").await? {
         return Ok(t);
     }
-    let hash = hash_off_runtime(DEMO_OWNER_PASSWORD.to_owned()).await?;
+    let hash = accounts::hash_password_blocking(DEMO_OWNER_PASSWORD).await?;
     let new = NewTenant::parse("demo", "Demo Store", DEMO_OWNER_EMAIL, hash)?;
     match tenancy::provision(pool, &new).await {
         Ok(done) => Ok(done.tenant),

@@ -178,10 +178,7 @@ pub async fn reset_password(
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let password = form.password.clone();
-    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))??;
+    let hash = accounts::hash_password_blocking(&form.password).await?;
     let mut tx = app.db.begin().await?;
     let Some(user_id) =
         tokens::redeem(&mut tx, Purpose::PasswordReset, &token, Some(tenant.id)).await?

@@ -375,11 +375,7 @@ pub async fn accept_invitation(
     // An existing account proves it is theirs with its password; a new one chooses one.
     let joiner = match account_hash(&app, &email).await? {
         Some((id, hash)) => {
-            let (password, hash) = (form.password.clone(), hash.clone());
-            let ok =
-                tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
-                    .await
-                    .map_err(|e| AppError::Internal(e.into()))?;
+            let ok = accounts::verify_password_blocking(&form.password, &hash).await?;
             if !ok {
                 return refuse("That is not the password of this account.".into()).await;
             }
@@ -389,12 +385,7 @@ pub async fn accept_invitation(
             if let Err(m) = accounts::check_new_password(&form.password) {
                 return refuse(format!("Password {m}.")).await;
             }
-            let password = form.password.clone();
-            Joiner::New(
-                tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-                    .await
-                    .map_err(|e| AppError::Internal(e.into()))??,
-            )
+            Joiner::New(accounts::hash_password_blocking(&form.password).await?)
         }
     };
 

@@ -95,11 +95,7 @@ pub async fn create_store(
         }
         Err(other) => return Err(AppError::Internal(other.into())),
     };
-    let password = form.password.clone();
-    new.owner_password_hash =
-        tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))??;
+    new.owner_password_hash = accounts::hash_password_blocking(&form.password).await?;
     new.owner_must_be_new = true;
 
     let done = match tenancy::provision(&app.db, &new).await {
