@@ -20,6 +20,10 @@ pub enum BillingError {
     /// A webhook's signature did not verify, so its body must not be trusted.
     #[error("invalid webhook signature")]
     InvalidSignature,
+    /// A stored gateway secret did not decrypt: altered, or sealed under another
+    /// `SECRET_KEY`. The merchant must enter it again.
+    #[error("a stored gateway secret cannot be decrypted (was SECRET_KEY changed?)")]
+    SecretUnreadable,
     /// The gateway failed or answered something unexpected; worth retrying later.
     #[error("payment gateway error: {0}")]
     Gateway(String),

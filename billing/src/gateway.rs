@@ -56,6 +56,14 @@ pub enum PaymentStart {
         /// What the shopper must do to pay, as the merchant wrote it.
         instructions: String,
     },
+    /// Show the platform's own card form (only the test gateway: real card numbers never
+    /// reach the platform); its submission goes to [`PaymentGateway::submit_card_form`].
+    CardForm {
+        /// The gateway's reference for this payment.
+        payment_ref: String,
+        /// A line to show above the form (which test cards do what).
+        notice: String,
+    },
     /// Already paid, nothing for the shopper to do (store credit, a zero total).
     Completed {
         /// The gateway's reference for this payment.
@@ -69,6 +77,7 @@ impl PaymentStart {
         match self {
             Self::Redirect { payment_ref, .. }
             | Self::OnSite { payment_ref, .. }
+            | Self::CardForm { payment_ref, .. }
             | Self::Completed { payment_ref } => payment_ref,
         }
     }
@@ -109,16 +118,33 @@ pub enum GatewayEventKind {
 }
 
 /// A verified webhook from a gateway, ready to apply to an order.
+///
+/// The caller records `event_id` in its inbox of handled events (skipping redeliveries),
+/// finds the order by `payment_ref` (cross-checked with `order_id` when given), and compares
+/// `amount` with the order total: a mismatch in amount or currency is flagged for the
+/// merchant, never taken as paid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayEvent {
     /// The gateway's id for the event; handled ids are recorded so redeliveries are skipped.
     pub event_id: String,
-    /// The payment the event is about.
+    /// The payment the event is about (as returned by `start_payment`).
     pub payment_ref: String,
+    /// The order the gateway was told about when the payment started, when it echoes it.
+    pub order_id: Option<Uuid>,
     /// What happened.
     pub kind: GatewayEventKind,
-    /// The amount the event concerns, when the gateway says.
+    /// The amount the event concerns, as the gateway reports it, when the gateway says.
     pub amount: Option<Money>,
+}
+
+impl GatewayEvent {
+    /// Whether the gateway reported exactly `expected` (same currency, same minor units).
+    ///
+    /// `false` when the gateway gave no amount: a payment is only taken as the order's when
+    /// the amounts agree; anything else is flagged for the merchant.
+    pub fn amount_matches(&self, expected: Money) -> bool {
+        self.amount == Some(expected)
+    }
 }
 
 /// The gateway's reference for a refund it accepted.
@@ -140,12 +166,29 @@ pub trait PaymentGateway: Send + Sync {
     /// Asks the gateway where a payment stands, e.g. when the shopper returns from it.
     async fn confirm(&self, payment_ref: &str) -> Result<PaymentStatus, BillingError>;
 
+    /// Completes a [`PaymentStart::CardForm`] with the card number the shopper typed.
+    ///
+    /// Only the test gateway has a card form; every other gateway answers
+    /// [`BillingError::Unsupported`].
+    async fn submit_card_form(
+        &self,
+        payment_ref: &str,
+        card_number: &str,
+    ) -> Result<PaymentStatus, BillingError> {
+        let _ = (payment_ref, card_number);
+        Err(BillingError::Unsupported("card forms"))
+    }
+
     /// Verifies a webhook's signature and reads the event it carries.
+    ///
+    /// `Err(BillingError::InvalidSignature)` means the request must be refused (400) and
+    /// nothing changed; `Ok(None)` means a genuine event that concerns no order (answer 200
+    /// so the gateway stops resending it).
     async fn parse_webhook(
         &self,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<GatewayEvent, BillingError>;
+    ) -> Result<Option<GatewayEvent>, BillingError>;
 
     /// Takes an authorized payment, in full when `amount` is `None`.
     async fn capture(&self, payment_ref: &str, amount: Option<Money>) -> Result<(), BillingError>;

@@ -87,7 +87,7 @@ impl PaymentGateway for ManualGateway {
         &self,
         _headers: &[(String, String)],
         _body: &[u8],
-    ) -> Result<GatewayEvent, BillingError> {
+    ) -> Result<Option<GatewayEvent>, BillingError> {
         Err(BillingError::Unsupported("webhooks for manual payments"))
     }
 

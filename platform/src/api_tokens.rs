@@ -32,15 +32,21 @@ pub enum Scope {
     InventoryRead,
     /// Set stock levels.
     InventoryWrite,
+    /// Read pages, blogs and articles.
+    ContentRead,
+    /// Create, change and delete pages and articles.
+    ContentWrite,
 }
 
 impl Scope {
     /// Every scope, in the order the admin lists them.
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 6] = [
         Scope::ProductsRead,
         Scope::ProductsWrite,
         Scope::InventoryRead,
         Scope::InventoryWrite,
+        Scope::ContentRead,
+        Scope::ContentWrite,
     ];
 
     /// The scope's name (`products:read`).
@@ -50,6 +56,8 @@ impl Scope {
             Self::ProductsWrite => "products:write",
             Self::InventoryRead => "inventory:read",
             Self::InventoryWrite => "inventory:write",
+            Self::ContentRead => "content:read",
+            Self::ContentWrite => "content:write",
         }
     }
 
@@ -65,6 +73,7 @@ impl Scope {
                 (self, wanted),
                 (Self::ProductsWrite, Self::ProductsRead)
                     | (Self::InventoryWrite, Self::InventoryRead)
+                    | (Self::ContentWrite, Self::ContentRead)
             )
     }
 }

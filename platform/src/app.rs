@@ -11,6 +11,7 @@ use crate::config::{Environment, Settings};
 use crate::mail::{self, Mailer};
 use crate::mail_outbox;
 use crate::media::MediaStore;
+use crate::search_index::{self, SearchIndexes};
 use crate::tenancy::hosts::HostResolver;
 use crate::views::Views;
 
@@ -30,6 +31,12 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     /// Product images: upload processing and the object store holding the renditions.
     pub media: MediaStore,
+    /// This node's tenant search indexes (a bounded cache of open ones), fed by the
+    /// search worker from each store's outbox.
+    pub search: Arc<SearchIndexes>,
+    /// Each store's storefront templates: the shared default theme, or a sandboxed set
+    /// with the merchant's overrides (cached, kept fresh by LISTEN/NOTIFY).
+    pub themes: Arc<crate::theme::Themes>,
     /// Background tasks (hostname listener, mail worker); aborted when the app is dropped.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -52,9 +59,24 @@ impl App {
         let hosts = HostResolver::new(db.clone(), settings.normalized_platform_domain());
         let mailer = mail::mailer_from_settings(settings.smtp_url.as_ref(), &settings.data_dir)?;
         let media = MediaStore::from_settings(&settings)?;
+        let search = Arc::new(SearchIndexes::open(
+            db.clone(),
+            &settings.data_dir,
+            settings.search_cache_capacity,
+        )?);
+        let themes = crate::theme::Themes::new(
+            db.clone(),
+            std::time::Duration::from_millis(settings.theme_render_timeout_ms),
+        );
         let tasks = vec![
             hosts.spawn_listener(),
+            themes.spawn_listener(),
             mail_outbox::spawn_worker(db.clone(), Arc::clone(&mailer)),
+            search_index::spawn_worker(
+                Arc::clone(&search),
+                db.clone(),
+                std::time::Duration::from_secs(settings.search_sweep_secs),
+            ),
         ];
         Ok(AppState(Arc::new(App {
             views: Views::load()?,
@@ -64,6 +86,8 @@ impl App {
             secret_key,
             mailer,
             media,
+            search,
+            themes,
             tasks,
         })))
     }

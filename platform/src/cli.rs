@@ -56,6 +56,20 @@ pub enum Command {
     /// Manage Admin API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the catalog search indexes of this node.
+    #[command(subcommand)]
+    Search(SearchCommand),
+}
+
+/// Search index management.
+#[derive(Debug, Subcommand)]
+pub enum SearchCommand {
+    /// Rebuild search indexes from PostgreSQL (every store, or one), with progress.
+    Rebuild {
+        /// Only this store (its subdomain).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 /// Admin API token management.
@@ -207,6 +221,14 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> anyhow::Result<()> {
         }) => {
             with_database(&settings, |pool| async move {
                 create_token(&pool, &tenant, &scopes, &name, console).await
+            })
+            .await
+        }
+        Command::Search(SearchCommand::Rebuild { tenant }) => {
+            let settings = &settings;
+            with_database(settings, |pool| async move {
+                crate::search_index::command::rebuild(&pool, settings, tenant.as_deref(), console)
+                    .await
             })
             .await
         }

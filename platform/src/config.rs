@@ -91,6 +91,11 @@ pub struct Settings {
     #[arg(long, env = "TRUST_FORWARDED_FOR", global = true)]
     pub trust_forwarded_for: bool,
 
+    /// Serve `/__bench/baseline` on store hosts: one query and a tiny template, the
+    /// reference the storefront benchmark compares pages with. Off in normal operation.
+    #[arg(long, env = "BENCH_BASELINE", global = true, hide = true)]
+    pub bench_baseline: bool,
+
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "LOG_FORMAT", global = true, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -124,6 +129,38 @@ pub struct Settings {
     /// Secret access key for the media bucket (default: `AWS_SECRET_ACCESS_KEY`).
     #[arg(long, env = "MEDIA_S3_SECRET_ACCESS_KEY", global = true, value_parser = parse_secret, hide_env_values = true)]
     pub media_s3_secret_access_key: Option<SecretString>,
+
+    /// Most tenant search indexes kept open at once (each holds file handles and memory).
+    #[arg(
+        long,
+        env = "SEARCH_CACHE_CAPACITY",
+        global = true,
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub search_cache_capacity: u64,
+
+    /// Seconds between sweeps that check every store's search index (notifications do the
+    /// rest).
+    #[arg(
+        long,
+        env = "SEARCH_SWEEP_SECS",
+        global = true,
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub search_sweep_secs: u64,
+
+    /// Milliseconds a store's own (overridden) template may take to render before the page
+    /// falls back to the default theme's template.
+    #[arg(
+        long,
+        env = "THEME_RENDER_TIMEOUT_MS",
+        global = true,
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub theme_render_timeout_ms: u64,
 }
 
 /// How log lines are written.
@@ -156,6 +193,7 @@ impl Settings {
             environment: Environment::Development,
             database_max_connections: 8,
             trust_forwarded_for: false,
+            bench_baseline: false,
             dns_nameserver: None,
             mail_from: None,
             store_cname_target: None,
@@ -166,6 +204,9 @@ impl Settings {
             media_s3_region: None,
             media_s3_access_key_id: None,
             media_s3_secret_access_key: None,
+            search_cache_capacity: 64,
+            search_sweep_secs: 600,
+            theme_render_timeout_ms: 200,
         }
     }
 

@@ -1,5 +1,6 @@
-//! The demo store's catalog: a few realistic products with variants, generated images and
-//! collections, and on request many more sample products (for trying the admin at scale).
+//! The demo store: a few realistic products with variants, generated images and collections,
+//! pages, blog posts and menus, and on request many more sample products (for trying the
+//! admin at scale).
 
 use std::io::Write;
 
@@ -8,6 +9,9 @@ use sqlx::PgPool;
 use tenant_store::catalog::collections::{self, CollectionInput, Kind, Rule};
 use tenant_store::catalog::images::{self, NewImage};
 use tenant_store::catalog::{self, BodyFormat, ProductInput, Status, VariantInput};
+use tenant_store::content::{
+    ArticleInput, MenuInput, MenuItemInput, PageInput, blog, menus, pages,
+};
 
 use crate::media::{self, MediaStore};
 use crate::tenancy::Tenant;
@@ -173,6 +177,10 @@ pub async fn seed(
         )
         .await?;
     }
+    if pages::count_pages(&mut tx).await? == 0 {
+        writeln!(out, "seeding the demo pages, blog posts and menus")?;
+        seed_content(&mut tx).await.context("seeding content")?;
+    }
     tx.commit().await?;
 
     let mut tx = tenant_store::begin(pool, &tenant.schema).await?;
@@ -198,6 +206,145 @@ pub async fn seed(
             }
             tx.commit().await?;
         }
+        // Fresh planner statistics after a bulk load, rather than waiting for autovacuum:
+        // listings are planned for the catalog as it now is.
+        let mut tx = tenant_store::begin(pool, &tenant.schema).await?;
+        sqlx::Executor::execute(
+            &mut *tx,
+            "ANALYZE products, variants, product_images, collection_products",
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Pages: title and Markdown body.
+const PAGES: &[(&str, &str)] = &[
+    (
+        "About",
+        "## Small batches, made to last\n\nDemo Goods Co. started in a garage with one \
+         pottery wheel. Today we work with a handful of makers who care about materials as \
+         much as we do.\n\n- Organic cotton and washed linen\n- Hand-glazed stoneware\n- \
+         Pure beeswax candles",
+    ),
+    (
+        "Shipping & returns",
+        "## Shipping\n\nOrders leave our workshop within two working days. Shipping is free \
+         over 50.00.\n\n## Returns\n\nNot quite right? Send it back unused within **30 days** \
+         for a full refund.",
+    ),
+    (
+        "FAQ",
+        "**Are your mugs dishwasher safe?**  \nYes, every glaze we use is.\n\n**Do you ship \
+         abroad?**  \nWe ship across the EU and to the UK.\n\n**Can I change my order?**  \n\
+         Write to us within an hour of ordering and we will.",
+    ),
+];
+
+/// Blog posts in "news": title, excerpt, Markdown body, tags, days ago.
+const POSTS: &[(&str, &str, &str, &[&str], i64)] = &[
+    (
+        "Meet the new glazes",
+        "Moss and Chalk join the stoneware range.",
+        "Our potter spent the winter testing glazes. Two made the cut: **Moss**, a deep green \
+         that breaks brown on the rims, and **Chalk**, a soft matte white.\n\nFind them on the \
+         [Stoneware Mug](/products/stoneware-mug).",
+        &["stoneware", "new"],
+        12,
+    ),
+    (
+        "Summer opening hours",
+        "The workshop shop keeps longer hours from June.",
+        "From June to August the workshop shop is open **Tuesday to Saturday, 10:00 to 19:00**. \
+         Come by for a coffee from our espresso cups.",
+        &["workshop"],
+        3,
+    ),
+];
+
+/// The demo store's pages, blog posts, and main and footer menus linking to them and to the
+/// demo collections.
+async fn seed_content(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    for (title, body) in PAGES {
+        pages::create_page(
+            conn,
+            PageInput {
+                title: (*title).into(),
+                body: (*body).into(),
+                body_format: BodyFormat::Markdown,
+                published: true,
+                ..PageInput::default()
+            },
+        )
+        .await
+        .with_context(|| format!("page {title}"))?;
+    }
+    let news = blog::get_blog(conn, "news").await?;
+    for (title, summary, body, tags, days_ago) in POSTS {
+        blog::create_article(
+            conn,
+            news.id,
+            ArticleInput {
+                title: (*title).into(),
+                author: "Demo Goods Co.".into(),
+                body: (*body).into(),
+                body_format: BodyFormat::Markdown,
+                summary: format!("<p>{summary}</p>"),
+                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                published: true,
+                published_at: Some(chrono::Utc::now() - chrono::Duration::days(*days_ago)),
+                ..ArticleInput::default()
+            },
+        )
+        .await
+        .with_context(|| format!("blog post {title}"))?;
+    }
+    let link = |title: &str, kind: &str, target: &str, nested: bool| MenuItemInput {
+        title: title.into(),
+        kind: kind.into(),
+        target: target.into(),
+        nested,
+    };
+    let main = vec![
+        link("Home", "url", "/", false),
+        link("Shop", "collection", "featured", false),
+        link("T-shirts", "collection", "t-shirts", true),
+        link("Kitchen", "collection", "kitchen", true),
+        link("News", "blog", "news", false),
+        link("About", "page", "about", false),
+    ];
+    let footer = vec![
+        link("Search", "url", "/search", false),
+        link("About", "page", "about", false),
+        link("Shipping & returns", "page", "shipping-returns", false),
+        link("FAQ", "page", "faq", false),
+    ];
+    // A store seeded before collections existed may lack them: link only to those it has.
+    let collections: Vec<String> = collections::list_collections(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.handle)
+        .collect();
+    let main: Vec<MenuItemInput> = main
+        .into_iter()
+        .filter(|i| i.kind != "collection" || collections.contains(&i.target))
+        .collect();
+    let existing = menus::list_menus(conn).await?;
+    for (handle, title, items) in [
+        ("main-menu", "Main menu", main),
+        ("footer", "Footer", footer),
+    ] {
+        let input = MenuInput {
+            title: title.into(),
+            handle: Some(handle.into()),
+            items,
+        };
+        match existing.iter().find(|m| m.handle == handle) {
+            Some(m) => menus::update_menu(conn, m.id, input).await,
+            None => menus::create_menu(conn, input).await,
+        }
+        .with_context(|| format!("menu {handle}"))?;
     }
     Ok(())
 }

@@ -203,7 +203,14 @@ impl FromRequestParts<crate::app::AppState> for CurrentOperator {
 }
 
 /// Areas of the admin a staff member can be given.
-pub const PERMISSIONS: [&str; 5] = ["products", "orders", "customers", "settings", "reports"];
+pub const PERMISSIONS: [&str; 6] = [
+    "products",
+    "orders",
+    "customers",
+    "content",
+    "settings",
+    "reports",
+];
 
 impl CurrentMerchant {
     /// Whether this member may work in `area` (owners and admins may work everywhere).

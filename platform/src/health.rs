@@ -20,7 +20,7 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     match tokio::time::timeout(Duration::from_secs(2), ping).await {
         Ok(Ok(_)) => (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
+            Json(json!({ "status": "ready", "database": "ok", "search": search_lag(&app) })),
         ),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
@@ -31,6 +31,12 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
             unavailable()
         }
     }
+}
+
+/// The search indexing lag: outbox events written but not yet in this node's indexes.
+fn search_lag(app: &AppState) -> Value {
+    let (events, tenants) = app.search.lag();
+    json!({ "lag_events": events, "tenants_behind": tenants })
 }
 
 fn unavailable() -> (StatusCode, Json<Value>) {

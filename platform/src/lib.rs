@@ -27,10 +27,12 @@ pub mod operator;
 mod platform_site;
 pub mod rate_limit;
 pub mod router;
+pub mod search_index;
 pub mod server;
 pub mod sessions;
 mod storefront;
 pub mod tenancy;
+pub mod theme;
 pub mod tokens;
 pub mod views;
 

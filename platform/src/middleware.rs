@@ -10,6 +10,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse as _, Response};
 use tower::{ServiceBuilder, ServiceExt as _};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -24,7 +25,8 @@ use crate::tenancy::hosts::Site;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps the routes in the middleware every request passes, outermost first: request id,
-/// tracing span (with request id and tenant), error rendering, panic catching.
+/// tracing span (with request id and tenant), compression (brotli or gzip, as the client
+/// accepts; images and tiny bodies are left alone), error rendering, panic catching.
 pub fn stack(state: AppState, routes: Router) -> Router {
     routes.layer(
         ServiceBuilder::new()
@@ -50,6 +52,7 @@ pub fn stack(state: AppState, routes: Router) -> Router {
                     .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(CompressionLayer::new())
             .layer(from_fn_with_state(state, render_errors))
             .layer(CatchPanicLayer::custom(panic_response)),
     )

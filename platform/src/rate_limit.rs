@@ -36,6 +36,13 @@ pub const SIGNUP_PER_IP: Limit = Limit {
     window: Duration::from_secs(60 * 60),
 };
 
+/// Contact-form messages from one IP address to one store.
+pub const CONTACT_PER_IP: Limit = Limit {
+    name: "contact:ip",
+    max: 5,
+    window: Duration::from_secs(60 * 60),
+};
+
 /// Counts a hit; refuses with 429 (and when to retry) once the window's allowance is spent.
 pub async fn hit(pool: &PgPool, limit: Limit, subject: &str) -> Result<(), AppError> {
     let key = format!("{}:{}", limit.name, subject.to_lowercase());

@@ -19,7 +19,7 @@ use crate::{admin, api, csrf, health, internal, platform_site, sessions, storefr
 pub fn build(state: AppState) -> Router {
     let sites = Arc::new(Sites {
         platform: with_sessions(&state, platform_site::router()).with_state(state.clone()),
-        store: with_sessions(&state, store_routes()).with_state(state.clone()),
+        store: with_sessions(&state, store_routes(&state)).with_state(state.clone()),
     });
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
@@ -34,11 +34,15 @@ pub fn build(state: AppState) -> Router {
 }
 
 /// Routes on a store's hostname: the shopper storefront and the merchant admin.
-fn store_routes() -> Router<AppState> {
+fn store_routes(state: &AppState) -> Router<AppState> {
     storefront::router()
         .merge(admin::router())
         .merge(api::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            storefront::branded_not_found,
+        ))
 }
 
 /// Cookie sessions (host-only, in PostgreSQL) and the CSRF check on every unsafe request.

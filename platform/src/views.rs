@@ -32,6 +32,7 @@ impl Views {
         tera.add_raw_templates(files)
             .map_err(|e| anyhow::anyhow!("{}", tera_error_chain(&e)))?;
         tera.autoescape_on(vec![".html", ".xml"]);
+        tera.set_escape_fn(escape_html);
         Ok(Self { tera })
     }
 
@@ -49,6 +50,39 @@ impl Views {
             .render(template, &context)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("{}", tera_error_chain(&e))))
     }
+}
+
+/// The default theme's templates (`store/...`, not its assets) as `(name, source)`, sorted
+/// by name: what a merchant may override, and what a store's sandboxed template set is built
+/// from. Files that are not UTF-8 are left out (start-up refuses them anyway).
+pub fn default_store_templates() -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = TemplateFiles::iter()
+        .filter(|name| name.starts_with("store/") && !name.starts_with("store/assets/"))
+        .filter_map(|name| {
+            let file = TemplateFiles::get(&name)?;
+            let text = String::from_utf8(file.data.into_owned()).ok()?;
+            Some((name.into_owned(), text))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// HTML escaping for text and attribute values: `& < > " '`. Tera's default also escapes
+/// `/`, which only bloats every URL without making anything safer.
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() + input.len() / 8);
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Tera's top-level error only says which template failed; the cause says why.

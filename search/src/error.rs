@@ -29,3 +29,10 @@ impl From<std::io::Error> for SearchError {
         Self::Io(Arc::new(error))
     }
 }
+
+impl SearchError {
+    /// Whether another writer (another process on the same directory) holds the index.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, Self::Tantivy(tantivy::TantivyError::LockFailure(..)))
+    }
+}

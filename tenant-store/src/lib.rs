@@ -7,13 +7,24 @@
 //! unqualified table names resolve to the empty `no_tenant` schema and fail.
 
 pub mod audit;
+pub mod cart;
 pub mod catalog;
+pub mod content;
+pub mod customers;
+pub mod discounts;
+pub mod enquiries;
 mod error;
 pub mod migrations;
+pub mod orders;
 pub mod outbox;
+pub mod pricing;
 mod provision;
 mod schema;
 pub mod settings;
+pub mod shipping;
+pub mod shop;
+pub mod taxes;
+pub mod theme;
 mod tx;
 
 pub use error::StoreError;

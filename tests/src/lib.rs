@@ -250,6 +250,23 @@ impl TestApp {
             .expect("the app answers")
     }
 
+    /// `GET path` with the given Host header and extra request headers.
+    pub async fn get_with(
+        &self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .get(format!("http://{}{path}", self.addr))
+            .header(reqwest::header::HOST, host);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.expect("the app answers")
+    }
+
     /// `GET path` on a host, returning the status and the body.
     pub async fn get_text(&self, host: &str, path: &str) -> (u16, String) {
         let res = self.get(host, path).await;
@@ -343,7 +360,76 @@ impl Page {
     }
 }
 
+/// The password [`TestApp::store_with_owner`] gives the owner.
+pub const OWNER_PASSWORD: &str = "owner password 1";
+
 impl TestApp {
+    /// Creates a store whose owner (`owner@<subdomain>.example.com`) has
+    /// [`OWNER_PASSWORD`], and returns a browser signed in to its admin.
+    pub async fn store_with_owner(&self, subdomain: &str, name: &str) -> (Tenant, Browser<'_>) {
+        let tenant = self.create_tenant(subdomain, name).await;
+        let email = format!("owner@{subdomain}.example.com");
+        let hash = platform::accounts::hash_password(OWNER_PASSWORD).expect("hashing");
+        sqlx::query("UPDATE platform.users SET password_hash = $1 WHERE email = $2")
+            .bind(hash)
+            .bind(&email)
+            .execute(&self.pool)
+            .await
+            .expect("setting the owner's password");
+        let mut browser = self.browser(&Self::store_host(subdomain));
+        let csrf = browser.get("/admin/login").await.csrf();
+        let done = browser
+            .post_form(
+                "/admin/login",
+                &[
+                    ("_csrf", &csrf),
+                    ("email", &email),
+                    ("password", OWNER_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, 303, "owner sign-in: {}", done.body);
+        (tenant, browser)
+    }
+
+    /// Adds a staff member with `permissions` to a store and returns a browser signed in
+    /// as them (password [`OWNER_PASSWORD`]).
+    pub async fn staff_member(
+        &self,
+        subdomain: &str,
+        email: &str,
+        permissions: &[&str],
+    ) -> Browser<'_> {
+        let hash = platform::accounts::hash_password(OWNER_PASSWORD).expect("hashing");
+        sqlx::query(
+            "WITH u AS (INSERT INTO platform.users (id, email, password_hash) \
+                        VALUES (gen_random_uuid(), $1, $2) RETURNING id) \
+             INSERT INTO platform.memberships (user_id, tenant_id, role, permissions) \
+             SELECT u.id, t.id, 'staff', $3 FROM u, platform.tenants t WHERE t.subdomain = $4",
+        )
+        .bind(email)
+        .bind(hash)
+        .bind(permissions)
+        .bind(subdomain)
+        .execute(&self.pool)
+        .await
+        .expect("adding a staff member");
+        let mut browser = self.browser(&Self::store_host(subdomain));
+        let csrf = browser.get("/admin/login").await.csrf();
+        let done = browser
+            .post_form(
+                "/admin/login",
+                &[
+                    ("_csrf", &csrf),
+                    ("email", email),
+                    ("password", OWNER_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, 303, "staff sign-in: {}", done.body);
+        browser
+    }
+
     /// A browser with no cookies on `host`.
     pub fn browser(&self, host: &str) -> Browser<'_> {
         Browser {

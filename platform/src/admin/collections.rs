@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, Response};
 use serde::Serialize;
 use tenant_store::catalog::collections::{self, CollectionInput, Kind, Rule};
-use tenant_store::{StoreError, audit};
 use uuid::Uuid;
 
 use super::chrome::Chrome;
+use super::form::{self, Submitted};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
@@ -106,20 +105,15 @@ impl CollectionForm {
     }
 
     fn from_fields(fields: &[(String, String)]) -> Self {
-        let get = |k: &str| {
-            fields
-                .iter()
-                .find(|(f, _)| f == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let form = Submitted::new(fields);
+        let get = |k: &str| form.get(k);
         Self {
             title: get("title"),
             handle: get("handle"),
             body_html: get("body_html"),
             kind: get("kind"),
             sort_order: get("sort_order"),
-            published: get("published") == "on",
+            published: form.checked("published"),
             disjunctive: get("disjunctive") == "any",
             rules: (0..RULE_ROWS)
                 .map(|i| RuleRow {
@@ -251,47 +245,20 @@ async fn save(
     };
     let errors = match saved {
         Ok(c) => {
-            let action = if id.is_some() {
-                "collection.update"
-            } else {
-                "collection.create"
-            };
-            audit::record(
-                &mut tx,
-                &merchant.email,
-                action,
-                &c.handle,
-                serde_json::json!({ "id": c.id }),
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(Redirect::to(&format!("/admin/collections/{}", c.id)).into_response());
+            let action = form::save_action("collection", id.is_some());
+            let to = format!("/admin/collections/{}", c.id);
+            return form::done(tx, &merchant.email, &action, &c.handle, c.id, &to).await;
         }
-        Err(StoreError::Fields(f)) => f,
-        Err(StoreError::Invalid { field, message }) => vec![(field.to_owned(), message)],
-        Err(e) => return Err(e.into()),
+        Err(e) => form::field_errors(e)?,
     };
     drop(tx);
-    let errors = errors
-        .into_iter()
-        .map(|(f, m)| {
-            let key = match f.strip_prefix("rules[").and_then(|r| r.split_once("].")) {
-                Some((i, name)) => {
-                    let row = i
-                        .parse::<usize>()
-                        .ok()
-                        .and_then(|i| origin.get(i).copied())
-                        .unwrap_or(0);
-                    format!("r{row}_{name}")
-                }
-                None if f.starts_with("products[") => "products".to_owned(),
-                None => f,
-            };
-            (key, m)
-        })
-        .collect();
+    let errors = form::editor_errors(errors, |f| match form::indexed(f, "rules") {
+        Some((i, name)) => format!("r{}_{name}", form::origin_row(&origin, i)),
+        None if f.starts_with("products[") => "products".to_owned(),
+        None => f.to_owned(),
+    });
     let page = render(&app, &tenant, &merchant, id, form, errors).await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    Ok(form::unprocessable(page))
 }
 
 /// `POST /admin/collections`.
@@ -321,19 +288,11 @@ pub async fn delete_collection(
     tenant: CurrentTenant,
     merchant: CurrentMerchant,
     Path(id): Path<Uuid>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     merchant.require("products")?;
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let c = collections::get_collection(&mut tx, id).await?;
     collections::delete_collection(&mut tx, id).await?;
-    audit::record(
-        &mut tx,
-        &merchant.email,
-        "collection.delete",
-        &c.handle,
-        serde_json::json!({ "id": id }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/admin/collections"))
+    let to = "/admin/collections";
+    form::done(tx, &merchant.email, "collection.delete", &c.handle, id, to).await
 }

@@ -27,15 +27,15 @@ fn editor(product_id: Uuid) -> Redirect {
 }
 
 /// What the upload form sent.
-struct Upload {
-    file: Vec<u8>,
-    alt: String,
+pub(super) struct Upload {
+    pub(super) file: Vec<u8>,
+    pub(super) alt: String,
 }
 
 /// Reads the multipart body: field `image` (the file) and field `alt`. The whole body is
 /// capped just above the upload limit; a file over the limit is read to the end of the
 /// body (so the browser gets the answer instead of a reset connection) and refused.
-async fn read_upload(app: &AppState, req: Request) -> Result<Upload, AppError> {
+pub(super) async fn read_upload(app: &AppState, req: Request) -> Result<Upload, AppError> {
     let max = app.media.max_upload_bytes();
     let cap = max.saturating_add(FORM_OVERHEAD);
     let declared = req
@@ -103,7 +103,7 @@ async fn read_upload(app: &AppState, req: Request) -> Result<Upload, AppError> {
 
 /// Deletes a key's files unless an image row still uses them. Runs after the change that
 /// dropped the reference has committed; the key lock orders it against uploads.
-async fn delete_files_if_unreferenced(
+pub(super) async fn delete_files_if_unreferenced(
     app: &AppState,
     schema: &TenantSchema,
     key: &str,

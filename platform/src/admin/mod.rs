@@ -2,17 +2,24 @@
 
 mod account;
 mod audit;
+mod blog;
 mod chrome;
 mod collections;
 mod dashboard;
 mod domains;
+mod enquiries;
+mod form;
 mod images;
 mod import_export;
 mod inventory;
+mod menus;
+mod pages;
 mod password;
 mod products;
 mod session;
+mod settings;
 mod staff;
+mod theme;
 mod tokens;
 
 use axum::Router;
@@ -74,6 +81,21 @@ pub fn router() -> Router<AppState> {
             "/admin/products/{id}/images/{image_id}/delete",
             post(images::delete_image),
         )
+        .route("/admin/theme", get(theme::list_templates))
+        .route(
+            "/admin/theme/edit",
+            get(theme::edit_template).post(theme::save_template),
+        )
+        .route("/admin/theme/reset", post(theme::reset_template))
+        .route(
+            "/admin/settings",
+            get(settings::show_settings).post(settings::update_settings),
+        )
+        .route(
+            "/admin/settings/logo",
+            post(settings::upload_logo).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/admin/settings/logo/delete", post(settings::delete_logo))
         .route(
             "/admin/settings/api-tokens",
             get(tokens::list_tokens).post(tokens::create_token),
@@ -101,6 +123,44 @@ pub fn router() -> Router<AppState> {
             get(inventory::show_history).post(inventory::adjust_inventory),
         )
         .route("/admin/audit", get(audit::show_audit))
+        .route("/admin/enquiries", get(enquiries::list_enquiries))
+        .route(
+            "/admin/enquiries/{id}/handled",
+            post(enquiries::mark_handled),
+        )
+        .route(
+            "/admin/pages",
+            get(pages::list_pages).post(pages::create_page),
+        )
+        .route("/admin/pages/new", get(pages::new_page))
+        .route(
+            "/admin/pages/{id}",
+            get(pages::edit_page).post(pages::update_page),
+        )
+        .route("/admin/pages/{id}/delete", post(pages::delete_page))
+        .route(
+            "/admin/blogs/{blog}/articles",
+            get(blog::list_articles).post(blog::create_article),
+        )
+        .route("/admin/blogs/{blog}/articles/new", get(blog::new_article))
+        .route(
+            "/admin/blogs/{blog}/articles/{id}",
+            get(blog::edit_article).post(blog::update_article),
+        )
+        .route(
+            "/admin/blogs/{blog}/articles/{id}/delete",
+            post(blog::delete_article),
+        )
+        .route(
+            "/admin/menus",
+            get(menus::list_menus).post(menus::create_menu),
+        )
+        .route("/admin/menus/new", get(menus::new_menu))
+        .route(
+            "/admin/menus/{id}",
+            get(menus::edit_menu).post(menus::update_menu),
+        )
+        .route("/admin/menus/{id}/delete", post(menus::delete_menu))
         .route("/admin/staff", get(staff::list_staff))
         .route("/admin/staff/invitations", post(staff::create_invitation))
         .route(

@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, Redirect, Response};
 use billing::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use tenant_store::catalog::{
@@ -15,6 +14,7 @@ use tenant_store::{StoreError, audit, settings};
 use uuid::Uuid;
 
 use super::chrome::Chrome;
+use super::form::{self, Submitted};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
@@ -97,7 +97,30 @@ pub async fn list_products(
         after,
         limit: PAGE_SIZE,
     };
-    let page = catalog::list_products(&mut tx, &filter).await?;
+    // A search asks the catalog index first (typos, stems, exact SKUs; best match first, one
+    // page); when it finds nothing, the substring match of the plain list still runs.
+    let found = match q.q.trim() {
+        "" => Vec::new(),
+        text => {
+            app.search
+                .admin_product_ids(&tenant.schema, text, 250)
+                .await
+        }
+    };
+    let page = if found.is_empty() {
+        catalog::list_products(&mut tx, &filter).await?
+    } else {
+        catalog::ProductPage {
+            products: catalog::search_feed::summaries_in_order(
+                &mut tx,
+                &found,
+                status,
+                collection_id,
+            )
+            .await?,
+            next: None,
+        }
+    };
     let collections = catalog::collections::list_collections(&mut tx).await?;
     tx.commit().await?;
     let next = page.next.map(|c| {
@@ -282,16 +305,11 @@ impl ProductForm {
     }
 
     fn from_fields(fields: &[(String, String)]) -> Self {
-        let get = |k: &str| {
-            fields
-                .iter()
-                .find(|(f, _)| f == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let rows_count = fields
-            .iter()
-            .filter_map(|(k, _)| {
+        let form = Submitted::new(fields);
+        let get = |k: &str| form.get(k);
+        let rows_count = form
+            .names()
+            .filter_map(|k| {
                 k.strip_prefix('v')?
                     .split_once('_')?
                     .0
@@ -313,10 +331,10 @@ impl ProductForm {
                 price: f("price"),
                 compare: f("compare"),
                 grams: f("grams"),
-                track: f("track") == "on",
+                track: form.checked(&format!("v{n}_track")),
                 qty: f("qty"),
             });
-            removed.push(f("remove") == "on");
+            removed.push(form.checked(&format!("v{n}_remove")));
         }
         Self {
             title: get("title"),
@@ -441,32 +459,18 @@ impl ProductForm {
 /// Domain field errors keyed by editor field names (`variants[2].sku` becomes `v5_sku` when
 /// the third submitted variant came from row 5).
 fn editor_errors(fields: Vec<(String, String)>, origin: &[usize]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (field, message) in fields {
-        let key = match field
-            .strip_prefix("variants[")
-            .and_then(|r| r.split_once("]."))
-        {
-            Some((i, name)) => {
-                let row = i
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|i| origin.get(i).copied())
-                    .unwrap_or(0);
-                let name = match name {
-                    "price" => "price",
-                    "compare_at_price" => "compare",
-                    "weight" => "grams",
-                    "options" => "o1",
-                    other => other,
-                };
-                format!("v{row}_{name}")
-            }
-            None => field,
-        };
-        out.entry(key).or_insert(message);
-    }
-    out
+    form::editor_errors(fields, |field| match form::indexed(field, "variants") {
+        Some((i, name)) => {
+            let name = match name {
+                "compare_at_price" => "compare",
+                "weight" => "grams",
+                "options" => "o1",
+                other => other,
+            };
+            format!("v{}_{name}", form::origin_row(origin, i))
+        }
+        None => field.to_owned(),
+    })
 }
 
 async fn render_editor(
@@ -565,37 +569,29 @@ async fn save(
             };
             match saved {
                 Ok(p) => Ok(p),
-                Err(StoreError::Fields(f)) => Err(editor_errors(f, &origin)),
-                Err(StoreError::Invalid { field, message }) => {
-                    Err(editor_errors(vec![(field.into(), message)], &origin))
-                }
                 Err(StoreError::LimitReached { what, limit }) => Err(BTreeMap::from([(
                     "title".to_owned(),
                     format!(
                         "Your plan allows at most {limit} {what}; upgrade the plan to add more."
                     ),
                 )])),
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(editor_errors(form::field_errors(e)?, &origin)),
             }
         }
     };
     match outcome {
         Ok(product) => {
-            let action = if id.is_some() {
-                "product.update"
-            } else {
-                "product.create"
-            };
-            audit::record(
-                &mut tx,
+            let action = form::save_action("product", id.is_some());
+            let to = format!("/admin/products/{}", product.id);
+            form::done(
+                tx,
                 &merchant.email,
-                action,
+                &action,
                 &product.handle,
-                serde_json::json!({ "id": product.id }),
+                product.id,
+                &to,
             )
-            .await?;
-            tx.commit().await?;
-            Ok(Redirect::to(&format!("/admin/products/{}", product.id)).into_response())
+            .await
         }
         Err(errors) => {
             // The failed write may have spoilt the transaction: read what is shown afresh.
@@ -617,7 +613,7 @@ async fn save(
                 currency,
             )
             .await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok(form::unprocessable(page))
         }
     }
 }
@@ -649,19 +645,11 @@ pub async fn delete_product(
     tenant: CurrentTenant,
     merchant: CurrentMerchant,
     Path(id): Path<Uuid>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     merchant.require("products")?;
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let product = catalog::get_product(&mut tx, id).await?;
     catalog::delete_product(&mut tx, id).await?;
-    audit::record(
-        &mut tx,
-        &merchant.email,
-        "product.delete",
-        &product.handle,
-        serde_json::json!({ "id": id }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/admin/products"))
+    let (actor, to) = (&merchant.email, "/admin/products");
+    form::done(tx, actor, "product.delete", &product.handle, id, to).await
 }

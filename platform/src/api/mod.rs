@@ -5,9 +5,12 @@
 //! a segment, so collection paths have explicit `.json` twins and `{id}` segments have the
 //! suffix stripped by the handlers.
 
+mod articles;
 mod auth;
+mod collections;
 mod inventory;
 mod openapi;
+mod pages;
 mod products;
 
 use std::collections::BTreeMap;
@@ -50,6 +53,74 @@ pub fn router() -> Router<AppState> {
             get(products::show_product)
                 .put(products::update_product)
                 .delete(products::delete_product),
+        )
+        .route(
+            "/admin/api/v1/pages",
+            get(pages::list_pages).post(pages::create_page),
+        )
+        .route(
+            "/admin/api/v1/pages.json",
+            get(pages::list_pages).post(pages::create_page),
+        )
+        .route("/admin/api/v1/pages/count", get(pages::count_pages))
+        .route("/admin/api/v1/pages/count.json", get(pages::count_pages))
+        .route(
+            "/admin/api/v1/pages/{id}",
+            get(pages::show_page)
+                .put(pages::update_page)
+                .delete(pages::delete_page),
+        )
+        .route("/admin/api/v1/blogs", get(articles::list_blogs))
+        .route("/admin/api/v1/blogs.json", get(articles::list_blogs))
+        .route(
+            "/admin/api/v1/blogs/{blog_id}/articles",
+            get(articles::list_articles).post(articles::create_article),
+        )
+        .route(
+            "/admin/api/v1/blogs/{blog_id}/articles.json",
+            get(articles::list_articles).post(articles::create_article),
+        )
+        .route(
+            "/admin/api/v1/blogs/{blog_id}/articles/{id}",
+            get(articles::show_article)
+                .put(articles::update_article)
+                .delete(articles::delete_article),
+        )
+        .route(
+            "/admin/api/v1/custom_collections",
+            get(collections::list_custom_collections),
+        )
+        .route(
+            "/admin/api/v1/custom_collections.json",
+            get(collections::list_custom_collections),
+        )
+        .route(
+            "/admin/api/v1/custom_collections/{id}",
+            get(collections::show_custom_collection),
+        )
+        .route(
+            "/admin/api/v1/smart_collections",
+            get(collections::list_smart_collections),
+        )
+        .route(
+            "/admin/api/v1/smart_collections.json",
+            get(collections::list_smart_collections),
+        )
+        .route(
+            "/admin/api/v1/smart_collections/{id}",
+            get(collections::show_smart_collection),
+        )
+        .route(
+            "/admin/api/v1/collections/{id}",
+            get(collections::show_collection),
+        )
+        .route(
+            "/admin/api/v1/inventory_levels",
+            get(inventory::list_inventory_levels),
+        )
+        .route(
+            "/admin/api/v1/inventory_levels.json",
+            get(inventory::list_inventory_levels),
         )
         .route(
             "/admin/api/v1/inventory_levels/set",

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{inventory, products};
+use super::{articles, collections, inventory, pages, products};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -16,7 +16,7 @@ use super::{inventory, products};
     info(
         title = "Storefront Admin API",
         version = "v1",
-        description = "A store's catalog as JSON, in the shapes and field names of Shopify's \
+        description = "A store's catalog and content as JSON, in the shapes and field names of Shopify's \
                        Admin REST API. Every path also answers with a `.json` suffix \
                        (`/admin/api/v1/products.json`). Authenticate with a token created in \
                        the admin (Settings → API tokens) or with `storefront token create`, \
@@ -31,6 +31,24 @@ use super::{inventory, products};
         products::update_product,
         products::delete_product,
         inventory::set_inventory_level,
+        inventory::list_inventory_levels,
+        pages::list_pages,
+        pages::count_pages,
+        pages::show_page,
+        pages::create_page,
+        pages::update_page,
+        pages::delete_page,
+        articles::list_blogs,
+        articles::list_articles,
+        articles::show_article,
+        articles::create_article,
+        articles::update_article,
+        articles::delete_article,
+        collections::list_custom_collections,
+        collections::list_smart_collections,
+        collections::show_custom_collection,
+        collections::show_smart_collection,
+        collections::show_collection,
     ),
     components(schemas(
         products::ProductEnvelope,
@@ -49,11 +67,36 @@ use super::{inventory, products};
         inventory::SetInventoryLevel,
         inventory::InventoryLevel,
         inventory::InventoryLevelEnvelope,
+        inventory::InventoryLevelList,
+        pages::PageJson,
+        pages::PageEnvelope,
+        pages::PageList,
+        pages::PageCount,
+        pages::PageRequest,
+        pages::PageFields,
+        articles::BlogJson,
+        articles::BlogList,
+        articles::ArticleImage,
+        articles::ArticleJson,
+        articles::ArticleEnvelope,
+        articles::ArticleList,
+        articles::ArticleRequest,
+        articles::ArticleFields,
+        collections::RuleJson,
+        collections::CollectionJson,
+        collections::CustomCollectionList,
+        collections::SmartCollectionList,
+        collections::CustomCollectionEnvelope,
+        collections::SmartCollectionEnvelope,
+        collections::CollectionEnvelope,
     )),
     modifiers(&TokenSchemes),
     tags(
         (name = "products", description = "Products with their variants, options and images"),
         (name = "inventory", description = "Stock levels (one location per store)"),
+        (name = "collections", description = "Manual (custom) and automatic (smart) collections"),
+        (name = "pages", description = "Content pages (About, FAQ, ...)"),
+        (name = "articles", description = "Blogs and their articles"),
     )
 )]
 struct ApiDoc;
@@ -99,13 +142,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_document_lists_every_product_path() {
+    fn the_document_lists_every_resource_path() {
         let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
         for path in [
             "/admin/api/v1/products",
             "/admin/api/v1/products/{id}",
             "/admin/api/v1/products/count",
             "/admin/api/v1/inventory_levels/set",
+            "/admin/api/v1/inventory_levels",
+            "/admin/api/v1/pages",
+            "/admin/api/v1/pages/{id}",
+            "/admin/api/v1/blogs/{blog_id}/articles/{id}",
+            "/admin/api/v1/custom_collections",
+            "/admin/api/v1/smart_collections/{id}",
+            "/admin/api/v1/collections/{id}",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }

@@ -1,25 +1,146 @@
 //! The shopper storefront, on a store's own hostname.
 
+mod account;
+mod assets;
+mod bench;
+mod cart;
+mod catalog;
+mod contact;
+mod content;
 mod home;
+pub mod layout;
 mod media;
+mod policies;
+mod search;
+mod seo;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::app::AppState;
-use crate::error::AppError;
-use crate::extract::CurrentTenant;
+use crate::error::{AppError, ErrorMarker};
+use crate::extract::{CurrentTenant, request_base_url};
+use layout::Shop;
+use tower_sessions::Session;
 
 /// Storefront routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::show_home))
+        .route("/collections/{handle}", get(catalog::show_collection))
+        .route(
+            "/collections/{collection}/products/{handle}",
+            get(catalog::show_nested_product),
+        )
+        .route("/products/{handle}", get(catalog::show_product))
+        .route("/cart", get(cart::show_cart))
+        .route("/cart/add", post(cart::add_to_cart))
+        .route("/cart/change", post(cart::change_cart))
+        .route("/cart/remove", post(cart::remove_from_cart))
+        .route(
+            "/contact",
+            get(contact::show_contact).post(contact::send_contact),
+        )
+        .route("/policies/{handle}", get(policies::show_policy))
+        .route("/pages/{handle}", get(content::show_page))
+        .route("/blogs/{blog}", get(content::show_blog))
+        .route("/blogs/{blog}/{handle}", get(content::show_article))
+        .route("/search", get(search::show_search))
+        .route("/search/suggest.json", get(search::suggest))
+        .route(
+            "/account",
+            get(account::show_account).post(account::update_profile),
+        )
+        .route(
+            "/account/register",
+            get(account::show_register).post(account::register),
+        )
+        .route(
+            "/account/login",
+            get(account::show_login).post(account::login),
+        )
+        .route("/account/logout", post(account::logout))
+        .route("/account/password", post(account::change_password))
+        .route(
+            "/account/addresses",
+            get(account::show_addresses).post(account::create_address),
+        )
+        .route("/account/addresses/{id}", post(account::update_address))
+        .route(
+            "/account/addresses/{id}/delete",
+            post(account::delete_address),
+        )
+        .route("/robots.txt", get(seo::robots))
+        .route("/sitemap.xml", get(seo::sitemap_index))
+        .route("/sitemaps/products.xml", get(seo::products_sitemap))
+        .route("/sitemaps/collections.xml", get(seo::collections_sitemap))
         .layer(from_fn(refuse_suspended))
+        .layer(from_fn(load_session_first))
+        .route("/assets/{name}", get(assets::show_asset))
+        .route("/__bench/baseline", get(bench::baseline))
         // Outside the suspension check: a suspended store's admin still shows its images.
         .route("/media/{*path}", get(media::show_media))
+}
+
+/// A shopper who reaches a page that doesn't exist (or a draft product, another store's
+/// handle) gets the store's own 404 page, with its header, menus and a way back. The admin
+/// and files keep the plain error page.
+pub async fn branded_not_found(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let tenant = req.extensions().get::<CurrentTenant>().cloned();
+    let session = req.extensions().get::<Session>().cloned();
+    let headers = req.headers().clone();
+    let res = next.run(req).await;
+    let not_found = res
+        .extensions()
+        .get::<ErrorMarker>()
+        .is_some_and(|m| matches!(*m.0, AppError::NotFound));
+    let shopper_page = !["/admin", "/media/", "/assets/", "/internal/"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    let (true, true, Some(tenant), Some(session)) = (not_found, shopper_page, tenant, session)
+    else {
+        return res;
+    };
+    let page = async {
+        // The session first: it takes a connection of its own (see `load_session_first`).
+        layout::cart_id(&session).await?;
+        let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+        let shop = Shop::load(&mut tx, &session, request_base_url(&app, &headers)).await?;
+        tx.commit().await?;
+        layout::page_with_status(
+            &app,
+            &tenant,
+            StatusCode::NOT_FOUND,
+            "store/404.html",
+            &serde_json::json!({ "shop": shop }),
+        )
+        .await
+    };
+    match page.await {
+        Ok(page) => page,
+        Err(e) => {
+            tracing::warn!(error = %e, "rendering the store's 404 page");
+            res
+        }
+    }
+}
+
+/// Loads the shopper's session (when there is a cookie) before the handler opens its tenant
+/// transaction. The session store takes a pool connection of its own: loaded lazily inside
+/// a transaction, every request would hold two connections at once, and a burst of
+/// shoppers could exhaust the pool with each request waiting for its second connection.
+async fn load_session_first(req: Request, next: Next) -> Response {
+    if let Some(session) = req.extensions().get::<Session>()
+        && let Err(e) = session.get::<uuid::Uuid>(layout::CART_KEY).await
+    {
+        return AppError::Internal(e.into()).into_response();
+    }
+    next.run(req).await
 }
 
 /// A suspended store shows shoppers a 503; its admin stays reachable.

@@ -208,6 +208,23 @@ pub async fn set_plan(
     Ok(Some(tenant))
 }
 
+/// Renames a store in the registry (the operator console, `/login`, the admin header) and
+/// tells every node; runs in the caller's transaction with the settings change.
+pub async fn rename(conn: &mut PgConnection, tenant_id: Uuid, name: &str) -> sqlx::Result<()> {
+    let changed = sqlx::query(
+        "UPDATE platform.tenants SET name = $2, updated_at = now() WHERE id = $1 AND name <> $2",
+    )
+    .bind(tenant_id)
+    .bind(name)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed > 0 {
+        notify_tenant_hostnames(conn, tenant_id).await?;
+    }
+    Ok(())
+}
+
 /// Announces every hostname of a tenant as changed.
 async fn notify_tenant_hostnames(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
     let hostnames: Vec<String> =

@@ -56,17 +56,18 @@ pub async fn lock_key(conn: &mut PgConnection, storage_key: &str) -> Result<(), 
     Ok(())
 }
 
-/// How many image rows in this store use `storage_key`.
+/// How many image rows (and store logos) in this store use `storage_key`.
 pub async fn count_references(
     conn: &mut PgConnection,
     storage_key: &str,
 ) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT count(*) FROM product_images WHERE storage_key = $1")
-            .bind(storage_key)
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM product_images WHERE storage_key = $1) \
+                  + (SELECT count(*) FROM settings WHERE logo_key = $1)",
     )
+    .bind(storage_key)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// What an image row says about its stored renditions.

@@ -191,3 +191,29 @@ pub async fn list_levels(
     .fetch_all(conn)
     .await?)
 }
+
+/// A variant's stock and when the variant last changed (the Admin API's inventory level).
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct ItemLevel {
+    /// The variant (its own inventory item).
+    pub variant_id: Uuid,
+    /// Units in stock.
+    pub inventory_quantity: i32,
+    /// When the variant (its stock included) last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The stock of the variants among `ids` that exist in this store, in the order of `ids`.
+pub async fn levels_of(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<ItemLevel>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT v.id AS variant_id, v.inventory_quantity, v.updated_at \
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted (id, n) JOIN variants v ON v.id = wanted.id \
+         ORDER BY wanted.n",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}

@@ -5,6 +5,7 @@ mod handle;
 pub mod images;
 pub mod inventory;
 mod products;
+pub mod search_feed;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -166,7 +167,7 @@ pub struct Product {
 }
 
 /// A purchasable variant.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Variant {
     /// Identifier.
     pub id: Uuid,
@@ -214,7 +215,7 @@ impl Variant {
 }
 
 /// A product image (files live in object storage under `storage_key`).
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Image {
     /// Identifier.
     pub id: Uuid,

@@ -19,6 +19,32 @@ const PRODUCT_COLUMNS: &str = "id, handle, title, body_source, body_format, body
 const VARIANT_COLUMNS: &str = "id, position, option1, option2, option3, sku, price_minor, \
      compare_at_minor, weight_grams, track_inventory, inventory_quantity";
 
+/// The JSON parts [`fetch_product`] reads next to a product's row.
+struct ProductParts {
+    options: sqlx::types::Json<Vec<String>>,
+    variants: sqlx::types::Json<Vec<Variant>>,
+    images: sqlx::types::Json<Vec<Image>>,
+}
+
+struct ProductWithParts {
+    row: ProductRow,
+    parts: ProductParts,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for ProductWithParts {
+    fn from_row(r: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+        use sqlx::Row as _;
+        Ok(Self {
+            row: <ProductRow as sqlx::FromRow<'r, sqlx::postgres::PgRow>>::from_row(r)?,
+            parts: ProductParts {
+                options: r.try_get("options")?,
+                variants: r.try_get("variants")?,
+                images: r.try_get("images")?,
+            },
+        })
+    }
+}
+
 type ProductRow = (
     Uuid,
     String,
@@ -450,32 +476,38 @@ async fn write_variants(
 
 /// The product with its options, variants and images.
 pub async fn get_product(conn: &mut PgConnection, id: Uuid) -> Result<Product, StoreError> {
-    let row: Option<ProductRow> = sqlx::query_as(&format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"
+    fetch_product(conn, "p.id = $1::uuid", &id.to_string()).await
+}
+
+/// Reads one product matching `condition` (on `p`, with `$1` bound to `value`) with its
+/// options, variants and images in one query.
+async fn fetch_product(
+    conn: &mut PgConnection,
+    condition: &str,
+    value: &str,
+) -> Result<Product, StoreError> {
+    let columns = PRODUCT_COLUMNS
+        .split(", ")
+        .map(|c| format!("p.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row: Option<(ProductRow, ProductParts)> = sqlx::query_as::<_, ProductWithParts>(&format!(
+        "SELECT {columns}, \
+           (SELECT COALESCE(json_agg(o.name ORDER BY o.position), '[]') \
+              FROM product_options o WHERE o.product_id = p.id) AS options, \
+           (SELECT COALESCE(json_agg(v ORDER BY v.position), '[]') FROM ( \
+              SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id = p.id) v) AS variants, \
+           (SELECT COALESCE(json_agg(i ORDER BY i.position), '[]') FROM ( \
+              SELECT id, position, alt, storage_key, content_type, width, height \
+              FROM product_images WHERE product_id = p.id) i) AS images \
+         FROM products p WHERE {condition}"
     ))
-    .bind(id)
+    .bind(value)
     .fetch_optional(&mut *conn)
-    .await?;
-    let row = row.ok_or(StoreError::NotFound)?;
-    let options: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM product_options WHERE product_id = $1 ORDER BY position",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let variants: Vec<Variant> = sqlx::query_as(&format!(
-        "SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id = $1 ORDER BY position"
-    ))
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let images: Vec<Image> = sqlx::query_as(
-        "SELECT id, position, alt, storage_key, content_type, width, height FROM product_images \
-         WHERE product_id = $1 ORDER BY position",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
+    .await?
+    .map(|r| (r.row, r.parts));
+    let (row, parts) = row.ok_or(StoreError::NotFound)?;
+    let (options, variants, images) = (parts.options.0, parts.variants.0, parts.images.0);
     let (
         id,
         handle,
@@ -530,12 +562,10 @@ pub enum Found {
 
 /// Finds a product by its handle, or by a handle it used to have.
 pub async fn find_by_handle(conn: &mut PgConnection, handle: &str) -> Result<Found, StoreError> {
-    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM products WHERE handle = $1")
-        .bind(handle)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(id) = id {
-        return Ok(Found::Product(Box::new(get_product(conn, id).await?)));
+    match fetch_product(conn, "p.handle = $1", handle).await {
+        Ok(p) => return Ok(Found::Product(Box::new(p))),
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e),
     }
     let moved: Option<String> = sqlx::query_scalar(
         "SELECT p.handle FROM product_handle_redirects r JOIN products p ON p.id = r.product_id \

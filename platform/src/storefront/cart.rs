@@ -1,0 +1,272 @@
+//! `/cart`: the shopper's cart, kept in the database and named by the session, so it
+//! survives restarts and works on any app node. Add, change quantity, remove; every line is
+//! re-checked against price and stock when the cart is shown.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Serialize;
+use tenant_store::cart::{self, Cart};
+use tenant_store::{StoreError, shop};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::catalog::{Refused, choose, render_product, variant_query};
+use super::layout::{self, CART_KEY, Shop, cart_id, display_money};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::extract::{CurrentTenant, request_base_url};
+use crate::media_urls::image_url;
+
+#[derive(Serialize)]
+struct LineView {
+    variant_id: Uuid,
+    url: String,
+    product_title: String,
+    variant_title: String,
+    sku: String,
+    image_url: Option<String>,
+    image_alt: String,
+    quantity: i32,
+    max_quantity: i32,
+    unit_price: String,
+    compare_at: Option<String>,
+    line_total: String,
+    /// A refused change to this line.
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CartView {
+    shop: Shop,
+    lines: Vec<LineView>,
+    notices: Vec<String>,
+    subtotal: String,
+    item_count: i64,
+}
+
+fn session_error(e: tower_sessions::session::Error) -> AppError {
+    AppError::Internal(e.into())
+}
+
+async fn render_cart(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    session: &Session,
+    headers: &HeaderMap,
+    line_error: Option<(Uuid, String)>,
+) -> Result<Response, AppError> {
+    let base = request_base_url(app, headers);
+    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+    let mut shop = Shop::load(&mut tx, session, base).await?;
+    let currency = shop.currency()?;
+    let money = |m: i64| display_money(m, currency);
+    let cart = match cart_id(session).await? {
+        Some(id) => cart::load(&mut tx, id, &money).await?,
+        None => Cart::default(),
+    };
+    tx.commit().await?;
+    // The count in the header follows any fix the check just made.
+    shop.cart_count = cart.item_count;
+    let view = CartView {
+        shop,
+        lines: cart
+            .lines
+            .into_iter()
+            .map(|l| LineView {
+                url: format!("/products/{}?variant={}", l.handle, l.variant_id),
+                error: line_error
+                    .as_ref()
+                    .filter(|(id, _)| *id == l.variant_id)
+                    .map(|(_, m)| m.clone()),
+                variant_id: l.variant_id,
+                product_title: l.product_title,
+                variant_title: l.variant_title,
+                sku: l.sku,
+                image_url: l.image_key.as_deref().map(|k| image_url(k, 160)),
+                image_alt: l.image_alt,
+                quantity: l.quantity,
+                max_quantity: l.max_quantity,
+                unit_price: money(l.unit_price_minor),
+                compare_at: l.compare_at_minor.map(money),
+                line_total: money(l.line_total_minor),
+            })
+            .collect(),
+        notices: cart.notices,
+        subtotal: money(cart.subtotal_minor),
+        item_count: cart.item_count,
+    };
+    // A cart is personal and changes with every visit: never stored by any cache.
+    let status = if line_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    layout::page_with_status(app, tenant, status, "store/cart.html", &view).await
+}
+
+/// `GET /cart`.
+pub async fn show_cart(
+    State(app): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    render_cart(&app, &tenant, &session, &headers, None).await
+}
+
+fn quantity_field(fields: &HashMap<String, String>, default: i32) -> Result<i32, String> {
+    match fields.get("quantity").map(|q| q.trim()) {
+        None | Some("") => Ok(default),
+        Some(q) => q
+            .parse::<i32>()
+            .map_err(|_| "Quantity must be a whole number.".to_owned()),
+    }
+}
+
+/// `POST /cart/add` (`product` handle, `id` variant or `option1..3`, `quantity`): adds to
+/// the cart and shows it; a refusal (stock, an unavailable combination) shows the product
+/// page again with the message next to the quantity.
+pub async fn add_to_cart(
+    State(app): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    headers: HeaderMap,
+    Form(fields): Form<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let handle = fields.get("product").cloned().unwrap_or_default();
+    let q = variant_query(&fields);
+    let refuse = |message: String| {
+        let (app, tenant, session, headers, handle, q) =
+            (&app, &tenant, &session, &headers, &handle, &q);
+        let quantity = fields.get("quantity").cloned();
+        async move {
+            render_product(
+                app,
+                tenant,
+                session,
+                headers,
+                handle,
+                q,
+                Some(Refused { message, quantity }),
+            )
+            .await
+        }
+    };
+    let quantity = match quantity_field(&fields, 1) {
+        Ok(n) => n,
+        Err(m) => return refuse(m).await,
+    };
+    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+    let product = match shop::product_by_handle(&mut tx, &handle).await? {
+        shop::ProductLookup::Found(p) => p,
+        shop::ProductLookup::Moved(_) => return Err(AppError::NotFound),
+    };
+    let variant = match choose(&product, &q) {
+        (Some(v), _) => v.id,
+        (None, message) => {
+            drop(tx);
+            return refuse(message.unwrap_or_else(|| "Choose an option.".into())).await;
+        }
+    };
+    let existing = match cart_id(&session).await? {
+        Some(id) if cart::exists(&mut tx, id).await? => Some(id),
+        _ => None,
+    };
+    let id = match existing {
+        Some(id) => id,
+        None => cart::create(&mut tx).await?,
+    };
+    match cart::add(&mut tx, id, variant, quantity).await {
+        Ok(()) => {}
+        Err(StoreError::Invalid { message, .. }) => {
+            drop(tx);
+            let message = capitalize(&message);
+            return refuse(message).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    if existing.is_none() {
+        session.insert(CART_KEY, id).await.map_err(session_error)?;
+    }
+    Ok(Redirect::to("/cart").into_response())
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+/// `POST /cart/change` (`id` variant, `quantity`; 0 removes): a quantity beyond the stock
+/// is refused with the message next to the line, and the cart stays as it was.
+pub async fn change_cart(
+    State(app): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    headers: HeaderMap,
+    Form(fields): Form<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let Some(cart) = cart_id(&session).await? else {
+        return Ok(Redirect::to("/cart").into_response());
+    };
+    let variant = fields
+        .get("id")
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(|| AppError::invalid("id", "must name an item in the cart"))?;
+    let quantity = match quantity_field(&fields, 1) {
+        Ok(n) if n >= 0 => n,
+        Ok(_) => {
+            return render_cart(
+                &app,
+                &tenant,
+                &session,
+                &headers,
+                Some((variant, "Quantity can't be negative.".into())),
+            )
+            .await;
+        }
+        Err(m) => return render_cart(&app, &tenant, &session, &headers, Some((variant, m))).await,
+    };
+    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+    match cart::set_quantity(&mut tx, cart, variant, quantity).await {
+        Ok(()) | Err(StoreError::NotFound) => tx.commit().await?,
+        Err(StoreError::Invalid { message, .. }) => {
+            drop(tx);
+            return render_cart(
+                &app,
+                &tenant,
+                &session,
+                &headers,
+                Some((variant, capitalize(&message))),
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Redirect::to("/cart").into_response())
+}
+
+/// `POST /cart/remove` (`id`): removes a line.
+pub async fn remove_from_cart(
+    State(app): State<AppState>,
+    tenant: CurrentTenant,
+    session: Session,
+    Form(fields): Form<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    if let (Some(cart), Some(variant)) = (
+        cart_id(&session).await?,
+        fields.get("id").and_then(|v| Uuid::parse_str(v).ok()),
+    ) {
+        let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+        cart::remove(&mut tx, cart, variant).await?;
+        tx.commit().await?;
+    }
+    Ok(Redirect::to("/cart").into_response())
+}

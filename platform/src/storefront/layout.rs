@@ -1,0 +1,239 @@
+//! What every storefront page shows around its content (branding, menus, cart count), the
+//! shopper's money format, and the one way a page is rendered: with an `ETag`, revalidation
+//! caching and a `304` when the shopper already has it.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use billing::{Currency, Money};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use sqlx::PgConnection;
+use tenant_store::settings::StoreSettings;
+use tenant_store::shop;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::extract::CurrentTenant;
+use crate::media_urls::image_url;
+
+use super::assets;
+
+/// Session key of the shopper's cart.
+pub const CART_KEY: &str = "cart_id";
+
+/// The store's side of every page (`store` in templates).
+#[derive(Clone, Debug, Serialize)]
+pub struct StoreView {
+    /// Settings as saved.
+    #[serde(flatten)]
+    pub settings: StoreSettings,
+    /// The logo at header size, if there is one.
+    pub logo_url: Option<String>,
+    /// Title for the home page (SEO title, else the store name).
+    pub home_title: String,
+}
+
+pub use tenant_store::shop::MenuLink;
+
+/// Every page's frame (`shop` in templates).
+#[derive(Clone, Debug, Serialize)]
+pub struct Shop {
+    /// The store.
+    pub store: StoreView,
+    /// Main navigation.
+    pub main_menu: Vec<MenuLink>,
+    /// Footer navigation.
+    pub footer_menu: Vec<MenuLink>,
+    /// Units in the shopper's cart.
+    pub cart_count: i64,
+    /// `https://host` of this store, for canonical and OpenGraph URLs.
+    pub base_url: String,
+    /// Fingerprinted URL of the theme's stylesheet.
+    pub stylesheet: String,
+    /// Fingerprinted URL of the theme's script.
+    pub script: String,
+}
+
+impl Shop {
+    /// Loads the frame in the page's tenant transaction: settings, menus, the cart count.
+    pub async fn load(
+        conn: &mut PgConnection,
+        session: &Session,
+        base_url: String,
+    ) -> Result<Self, AppError> {
+        let cart = cart_id(session).await?;
+        let frame = shop::frame(conn, &["main-menu", "footer"], cart).await?;
+        let settings = frame.settings;
+        let cart_count = frame.cart_count;
+        let mut menus = frame.menus.into_iter();
+        let main_menu = menus.next().unwrap_or_default();
+        let footer_menu = menus.next().unwrap_or_default();
+        Ok(Self {
+            store: StoreView {
+                logo_url: settings.logo_key.as_deref().map(|k| image_url(k, 480)),
+                home_title: if settings.seo_title.is_empty() {
+                    settings.name.clone()
+                } else {
+                    settings.seo_title.clone()
+                },
+                settings,
+            },
+            main_menu,
+            footer_menu,
+            cart_count,
+            base_url,
+            stylesheet: assets::url("theme.css"),
+            script: assets::url("theme.js"),
+        })
+    }
+
+    /// The store's currency.
+    pub fn currency(&self) -> Result<Currency, AppError> {
+        Currency::parse(&self.store.settings.currency).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!(
+                "store currency {}: {e}",
+                self.store.settings.currency
+            ))
+        })
+    }
+}
+
+/// The cart named by the session, if any.
+pub async fn cart_id(session: &Session) -> Result<Option<Uuid>, AppError> {
+    session
+        .get::<Uuid>(CART_KEY)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// Money as shoppers read it: `$1,234.50`, `€12.00`, `¥1,200`, else `12.00 CHF`.
+pub fn display_money(minor: i64, currency: Currency) -> String {
+    let decimal = Money::new(minor, currency).to_decimal_string();
+    let (sign, digits) = match decimal.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", decimal.as_str()),
+    };
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (digits, None),
+    };
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if let Some(f) = fraction {
+        grouped.push('.');
+        grouped.push_str(f);
+    }
+    let symbol = match currency.as_str() {
+        "USD" => Some("$"),
+        "EUR" => Some("€"),
+        "GBP" => Some("£"),
+        "JPY" => Some("¥"),
+        "INR" => Some("₹"),
+        "CAD" => Some("CA$"),
+        "AUD" => Some("A$"),
+        "NZD" => Some("NZ$"),
+        _ => None,
+    };
+    match symbol {
+        Some(s) => format!("{sign}{s}{grouped}"),
+        None => format!("{sign}{grouped} {}", currency.as_str()),
+    }
+}
+
+/// `301 Moved Permanently` to `path`: where an old handle now leads (search engines move
+/// their ranking to the new address).
+pub fn moved(path: &str) -> Response {
+    match HeaderValue::from_str(path) {
+        Ok(location) => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, location)],
+        )
+            .into_response(),
+        Err(_) => AppError::NotFound.into_response(),
+    }
+}
+
+/// Renders a storefront template (the store's override of it, if any).
+pub async fn render(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    template: &str,
+    view: &impl Serialize,
+) -> Result<String, AppError> {
+    crate::theme::render_store(app, tenant, template, view).await
+}
+
+/// A rendered page with its validators: `ETag` (a hash of the body), `Cache-Control`
+/// asking caches to revalidate, `Vary: Cookie` (the cart count differs per shopper), and
+/// `304 Not Modified` when the request already holds this version.
+pub async fn page(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    request: &HeaderMap,
+    template: &str,
+    view: &impl Serialize,
+) -> Result<Response, AppError> {
+    let body = render(app, tenant, template, view).await?;
+    Ok(with_validators(
+        request,
+        StatusCode::OK,
+        body,
+        "text/html; charset=utf-8",
+    ))
+}
+
+/// A page answering something other than 200 (a refused form, a 404): not cacheable.
+pub async fn page_with_status(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    status: StatusCode,
+    template: &str,
+    view: &impl Serialize,
+) -> Result<Response, AppError> {
+    let body = render(app, tenant, template, view).await?;
+    let mut res = (status, Html(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Like [`page`], for a body already rendered (XML, text).
+pub fn with_validators(
+    request: &HeaderMap,
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+) -> Response {
+    let digest = Sha256::digest(body.as_bytes());
+    let etag = format!("W/\"{}\"", hex::encode(&digest[..12]));
+    let matches = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag = HeaderValue::from_str(&etag).expect("hex is a valid header value");
+    let headers = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::VARY,
+            HeaderValue::from_static("Cookie, Accept-Encoding"),
+        ),
+    ];
+    if matches && status == StatusCode::OK {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    (
+        status,
+        headers,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,554 @@
+//! What shoppers see of the catalog: only active products and published collections that
+//! have any, listed with keyset pagination (page 400 costs what page 1 costs).
+//!
+//! Product cards read the summary columns the database keeps on `products` (price range,
+//! stock, first image), so a listing is one query whatever its size.
+
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::catalog::{self, Product, Status};
+
+/// A product in a listing.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct ProductCard {
+    /// Identifier.
+    pub id: Uuid,
+    /// URL handle.
+    pub handle: String,
+    /// Title.
+    pub title: String,
+    /// Brand.
+    pub vendor: String,
+    /// Lowest variant price, minor units.
+    pub price_min_minor: i64,
+    /// Highest variant price, minor units.
+    pub price_max_minor: i64,
+    /// A compare-at ("was") price above the price, if any variant has one.
+    pub compare_at_minor: Option<i64>,
+    /// Whether any variant can be bought now.
+    pub available: bool,
+    /// First image's storage key.
+    pub image_key: Option<String>,
+    /// First image's alt text.
+    pub image_alt: String,
+    /// First image's width.
+    pub image_width: Option<i32>,
+    /// First image's height.
+    pub image_height: Option<i32>,
+}
+
+const CARD_COLUMNS: &str = "p.id, p.handle, p.title, p.vendor, p.price_min_minor, \
+     p.price_max_minor, p.compare_at_minor, p.available, p.image_key, p.image_alt, \
+     p.image_width, p.image_height";
+
+/// How a listing is ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Sort {
+    /// The collection's own order (newest for "all products").
+    Featured,
+    /// Lowest price first.
+    PriceAscending,
+    /// Highest price first.
+    PriceDescending,
+    /// Newest first.
+    Newest,
+    /// A to Z.
+    TitleAscending,
+    /// Z to A.
+    TitleDescending,
+}
+
+impl Sort {
+    /// Every sort, with its URL value and label, in menu order.
+    pub const ALL: [(Sort, &'static str, &'static str); 6] = [
+        (Sort::Featured, "featured", "Featured"),
+        (
+            Sort::PriceAscending,
+            "price-ascending",
+            "Price, low to high",
+        ),
+        (
+            Sort::PriceDescending,
+            "price-descending",
+            "Price, high to low",
+        ),
+        (Sort::Newest, "created-descending", "Newest"),
+        (
+            Sort::TitleAscending,
+            "title-ascending",
+            "Alphabetically, A-Z",
+        ),
+        (
+            Sort::TitleDescending,
+            "title-descending",
+            "Alphabetically, Z-A",
+        ),
+    ];
+
+    /// Parses a `sort_by` value (Shopify's names); anything else is the featured order.
+    pub fn parse(s: &str) -> Self {
+        Self::ALL
+            .iter()
+            .find(|(_, v, _)| *v == s)
+            .map_or(Sort::Featured, |(sort, _, _)| *sort)
+    }
+
+    /// The `sort_by` value.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .map_or("featured", |(_, v, _)| v)
+    }
+}
+
+/// Where a page of a listing starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageAt {
+    /// The first page.
+    First,
+    /// The page after this cursor.
+    After(String),
+    /// The page before this cursor.
+    Before(String),
+}
+
+/// One page of product cards.
+#[derive(Clone, Debug, Serialize)]
+pub struct CardPage {
+    /// The products on this page.
+    pub cards: Vec<ProductCard>,
+    /// Cursor of the next page, if there is one.
+    pub next: Option<String>,
+    /// Cursor of the previous page, if there is one.
+    pub previous: Option<String>,
+}
+
+/// The value a listing is ordered by, per sort: which column, and as what type.
+#[derive(Clone, Copy)]
+enum KeyKind {
+    Int,
+    Time,
+    Text,
+}
+
+struct Order {
+    expr: &'static str,
+    kind: KeyKind,
+    descending: bool,
+}
+
+fn order(sort: Sort, in_collection: bool, collection_sort: &str) -> Order {
+    let sort = if sort == Sort::Featured {
+        match (in_collection, collection_sort) {
+            (false, _) => Sort::Newest,
+            (true, "price-asc") => Sort::PriceAscending,
+            (true, "price-desc") => Sort::PriceDescending,
+            (true, "created-desc") => Sort::Newest,
+            (true, "title-asc") => Sort::TitleAscending,
+            (true, "title-desc") => Sort::TitleDescending,
+            // Manual, oldest-first and best-selling (until orders exist): the stored order.
+            (true, _) => {
+                return Order {
+                    expr: "cp.position",
+                    kind: KeyKind::Int,
+                    descending: false,
+                };
+            }
+        }
+    } else {
+        sort
+    };
+    match sort {
+        Sort::PriceAscending => Order {
+            expr: "p.price_min_minor",
+            kind: KeyKind::Int,
+            descending: false,
+        },
+        Sort::PriceDescending => Order {
+            expr: "p.price_min_minor",
+            kind: KeyKind::Int,
+            descending: true,
+        },
+        Sort::TitleAscending => Order {
+            expr: "p.title",
+            kind: KeyKind::Text,
+            descending: false,
+        },
+        Sort::TitleDescending => Order {
+            expr: "p.title",
+            kind: KeyKind::Text,
+            descending: true,
+        },
+        Sort::Newest | Sort::Featured => Order {
+            expr: "p.published_at",
+            kind: KeyKind::Time,
+            descending: true,
+        },
+    }
+}
+
+/// A cursor: the sort key and id of the row it points at, as `<key>~<id>`.
+fn split_cursor(cursor: &str) -> Result<(&str, Uuid), StoreError> {
+    let bad = || StoreError::invalid("page", "is not a page of this list");
+    let (key, id) = cursor.rsplit_once('~').ok_or_else(bad)?;
+    Ok((key, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+/// Lists active products, all of them (`collection` None) or one collection's, in `sort`
+/// order, `limit` a page.
+pub async fn list_cards(
+    conn: &mut PgConnection,
+    collection: Option<&ShopCollection>,
+    sort: Sort,
+    at: &PageAt,
+    limit: i64,
+) -> Result<CardPage, StoreError> {
+    let o = order(
+        sort,
+        collection.is_some(),
+        collection.map_or("", |c| c.sort_order.as_str()),
+    );
+    // Reading backwards (a "previous" page) flips the order, then the rows are reversed.
+    let backwards = matches!(at, PageAt::Before(_));
+    let descending = o.descending != backwards;
+    let (dir, cmp) = if descending {
+        ("DESC", "<")
+    } else {
+        ("ASC", ">")
+    };
+    let from = match collection {
+        Some(_) => "collection_products cp JOIN products p ON p.id = cp.product_id \
+                    WHERE cp.collection_id = $1 AND p.status = 'active'"
+            .to_owned(),
+        None => "products p WHERE p.status = 'active' AND $1::uuid IS NULL".to_owned(),
+    };
+    let cursor = match at {
+        PageAt::First => None,
+        PageAt::After(c) | PageAt::Before(c) => Some(split_cursor(c)?),
+    };
+    // Cursor keys travel as text: integers, timestamps as microseconds since the epoch
+    // (exact both ways), titles as they are.
+    let (key_out, key_in) = match o.kind {
+        KeyKind::Int => (format!("({})::text", o.expr), "$2::text::bigint".to_owned()),
+        KeyKind::Time => (
+            format!("(extract(epoch FROM {}) * 1000000)::bigint::text", o.expr),
+            "('epoch'::timestamptz + $2::text::bigint * interval '1 microsecond')".to_owned(),
+        ),
+        KeyKind::Text => (o.expr.to_owned(), "$2::text".to_owned()),
+    };
+    if let (Some((key, _)), KeyKind::Int | KeyKind::Time) = (&cursor, o.kind)
+        && key.parse::<i64>().is_err()
+    {
+        return Err(StoreError::invalid("page", "is not a page of this list"));
+    }
+    let key_filter = if cursor.is_some() {
+        format!(" AND ({}, p.id) {cmp} ({key_in}, $3::uuid)", o.expr)
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "SELECT {CARD_COLUMNS}, {key_out} AS sort_key FROM {from}{key_filter} \
+         ORDER BY {} {dir}, p.id {dir} LIMIT $4",
+        o.expr
+    );
+    let (key, id) = cursor.map_or((None, None), |(k, id)| (Some(k.to_owned()), Some(id)));
+    let q = sqlx::query_as::<_, CardRow>(&sql)
+        .bind(collection.map(|c| c.id))
+        .bind(key);
+    let mut rows = q.bind(id).bind(limit + 1).fetch_all(&mut *conn).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    if backwards {
+        rows.reverse();
+    }
+    let cursor_of = |r: &CardRow| format!("{}~{}", r.sort_key, r.card.id);
+    let (next, previous) = match at {
+        PageAt::First => (more.then(|| rows.last().map(cursor_of)).flatten(), None),
+        PageAt::After(_) => (
+            more.then(|| rows.last().map(cursor_of)).flatten(),
+            rows.first().map(cursor_of),
+        ),
+        PageAt::Before(_) => (
+            rows.last().map(cursor_of),
+            more.then(|| rows.first().map(cursor_of)).flatten(),
+        ),
+    };
+    Ok(CardPage {
+        cards: rows.into_iter().map(|r| r.card).collect(),
+        next,
+        previous,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct CardRow {
+    #[sqlx(flatten)]
+    card: ProductCard,
+    sort_key: String,
+}
+
+/// A collection as shoppers see it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct ShopCollection {
+    /// Identifier.
+    pub id: Uuid,
+    /// URL handle.
+    pub handle: String,
+    /// Title.
+    pub title: String,
+    /// Sanitized description.
+    pub body_html: String,
+    /// Image storage key.
+    pub image_key: Option<String>,
+    /// The merchant's chosen order.
+    pub sort_order: String,
+}
+
+/// One active product of collection `c`, if there is any. As a `LATERAL` subquery with
+/// `LIMIT 1` it runs per collection and stops at the first hit (an `EXISTS` may be planned
+/// as a join over every active product).
+const ANY_ACTIVE: &str = "SELECT 1 FROM collection_products cp JOIN products p ON p.id = cp.product_id \
+     WHERE cp.collection_id = c.id AND p.status = 'active' LIMIT 1";
+
+/// A published collection with at least one active product, by handle.
+pub async fn collection_by_handle(
+    conn: &mut PgConnection,
+    handle: &str,
+) -> Result<ShopCollection, StoreError> {
+    sqlx::query_as::<_, ShopCollection>(&format!(
+        "SELECT c.id, c.handle, c.title, c.body_html, c.image_key, c.sort_order \
+         FROM collections c CROSS JOIN LATERAL ({ANY_ACTIVE}) on_sale \
+         WHERE c.handle = $1 AND c.published"
+    ))
+    .bind(handle)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Published collections that have active products, by title (for menus and the home page).
+pub async fn collections(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<ShopCollection>, StoreError> {
+    Ok(sqlx::query_as::<_, ShopCollection>(&format!(
+        "SELECT c.id, c.handle, c.title, c.body_html, c.image_key, c.sort_order \
+         FROM collections c CROSS JOIN LATERAL ({ANY_ACTIVE}) on_sale \
+         WHERE c.published ORDER BY c.title, c.id LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// What a product handle leads a shopper to.
+#[derive(Debug)]
+pub enum ProductLookup {
+    /// An active product.
+    Found(Box<Product>),
+    /// The handle changed: redirect (301) to this one.
+    Moved(String),
+}
+
+/// An active product by handle (or a former handle); drafts and archived products are
+/// [`StoreError::NotFound`], as if they did not exist.
+pub async fn product_by_handle(
+    conn: &mut PgConnection,
+    handle: &str,
+) -> Result<ProductLookup, StoreError> {
+    match catalog::find_by_handle(conn, handle).await? {
+        catalog::Found::Product(p) if p.status == Status::Active => Ok(ProductLookup::Found(p)),
+        catalog::Found::Product(_) => Err(StoreError::NotFound),
+        catalog::Found::MovedTo(h) => {
+            let active: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM products WHERE handle = $1 AND status = 'active')",
+            )
+            .bind(&h)
+            .fetch_one(&mut *conn)
+            .await?;
+            if active {
+                Ok(ProductLookup::Moved(h))
+            } else {
+                Err(StoreError::NotFound)
+            }
+        }
+    }
+}
+
+/// Products to suggest next to a product: those after it in its first collection's order,
+/// then the newest products, up to `limit`; active ones only, never the product itself.
+pub async fn related(
+    conn: &mut PgConnection,
+    product_id: Uuid,
+    limit: i64,
+) -> Result<Vec<ProductCard>, StoreError> {
+    let mut cards: Vec<ProductCard> = sqlx::query_as(&format!(
+        "WITH mine AS (SELECT collection_id, position FROM collection_products \
+                       WHERE product_id = $1 ORDER BY collection_id LIMIT 1) \
+         SELECT {CARD_COLUMNS} FROM mine \
+         JOIN collection_products cp ON cp.collection_id = mine.collection_id \
+              AND cp.position > mine.position \
+         JOIN products p ON p.id = cp.product_id AND p.status = 'active' \
+         ORDER BY cp.position LIMIT $2"
+    ))
+    .bind(product_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    if (cards.len() as i64) < limit {
+        let mut seen: Vec<Uuid> = cards.iter().map(|c| c.id).collect();
+        seen.push(product_id);
+        let more: Vec<ProductCard> = sqlx::query_as(&format!(
+            "SELECT {CARD_COLUMNS} FROM products p \
+             WHERE p.status = 'active' AND p.id <> ALL($1) \
+             ORDER BY p.published_at DESC, p.id DESC LIMIT $2"
+        ))
+        .bind(&seen)
+        .bind(limit - cards.len() as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        cards.extend(more);
+    }
+    Ok(cards)
+}
+
+/// A menu link as the storefront shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct MenuLink {
+    /// What the link says.
+    pub title: String,
+    /// Where it goes: a path on the store or an absolute URL.
+    pub url: String,
+    /// Links nested under it.
+    pub children: Vec<MenuLink>,
+}
+
+#[derive(serde::Deserialize)]
+struct MenuRow {
+    menu: String,
+    id: Uuid,
+    parent_id: Option<Uuid>,
+    title: String,
+    kind: String,
+    target: String,
+    shown: bool,
+}
+
+/// The menu items of the menus named `$1` with whether each is shown, as one JSON array.
+const MENU_ROWS: &str = "SELECT COALESCE(json_agg(r ORDER BY r.menu, r.position, r.id), '[]') FROM ( \
+         SELECT m.handle AS menu, i.id, i.parent_id, i.position, i.title, i.kind, i.target, \
+           CASE i.kind \
+             WHEN 'url' THEN true \
+             WHEN 'collection' THEN EXISTS (SELECT 1 FROM collections c \
+                 WHERE c.handle = i.target AND c.published) \
+             WHEN 'product' THEN EXISTS (SELECT 1 FROM products p \
+                 WHERE p.handle = i.target AND p.status = 'active') \
+             WHEN 'page' THEN EXISTS (SELECT 1 FROM pages g \
+                 WHERE g.handle = i.target AND g.published AND g.published_at <= now()) \
+             WHEN 'blog' THEN EXISTS (SELECT 1 FROM blogs b WHERE b.handle = i.target) \
+             WHEN 'article' THEN EXISTS (SELECT 1 FROM articles a JOIN blogs b ON b.id = a.blog_id \
+                 WHERE b.handle || '/' || a.handle = i.target AND a.published \
+                   AND a.published_at <= now()) \
+             ELSE false \
+           END AS shown \
+         FROM menus m JOIN menu_items i ON i.menu_id = m.id WHERE m.handle = ANY($1)) r";
+
+/// The menus with these handles, in one query: each item resolved to its URL, nested one
+/// level; items whose target is gone or not shown to shoppers (a draft product, an
+/// unpublished page) are left out with what is nested under them. A missing menu is empty.
+pub async fn menus(
+    conn: &mut PgConnection,
+    handles: &[&str],
+) -> Result<Vec<Vec<MenuLink>>, StoreError> {
+    let rows: sqlx::types::Json<Vec<MenuRow>> = sqlx::query_scalar(MENU_ROWS)
+        .bind(handles)
+        .fetch_one(conn)
+        .await?;
+    Ok(build_menus(handles, &rows.0))
+}
+
+fn build_menus(handles: &[&str], rows: &[MenuRow]) -> Vec<Vec<MenuLink>> {
+    let mut out: Vec<Vec<MenuLink>> = vec![Vec::new(); handles.len()];
+    // Shown top-level items by id, as (menu index, position in that menu).
+    let mut parents: std::collections::HashMap<Uuid, (usize, usize)> =
+        std::collections::HashMap::new();
+    for r in rows.iter().filter(|r| r.parent_id.is_none() && r.shown) {
+        let Some(m) = handles.iter().position(|h| *h == r.menu) else {
+            continue;
+        };
+        parents.insert(r.id, (m, out[m].len()));
+        out[m].push(MenuLink {
+            title: r.title.clone(),
+            url: link_url(&r.kind, &r.target),
+            children: Vec::new(),
+        });
+    }
+    for r in rows.iter().filter(|r| r.shown) {
+        if let Some((m, i)) = r.parent_id.and_then(|p| parents.get(&p)).copied() {
+            out[m][i].children.push(MenuLink {
+                title: r.title.clone(),
+                url: link_url(&r.kind, &r.target),
+                children: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// What every storefront page shows around its content.
+#[derive(Debug)]
+pub struct Frame {
+    /// The store's settings.
+    pub settings: crate::settings::StoreSettings,
+    /// The menus asked for, in the order asked.
+    pub menus: Vec<Vec<MenuLink>>,
+    /// Units in the cart asked for (0 without one).
+    pub cart_count: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct FrameRow {
+    #[sqlx(flatten)]
+    settings: crate::settings::StoreSettings,
+    menu_rows: sqlx::types::Json<Vec<MenuRow>>,
+    cart_count: i64,
+}
+
+/// Settings, menus and the cart count in one round trip: every page needs them.
+pub async fn frame(
+    conn: &mut PgConnection,
+    menu_handles: &[&str],
+    cart: Option<Uuid>,
+) -> Result<Frame, StoreError> {
+    let row: Option<FrameRow> = sqlx::query_as(&format!(
+        "SELECT {}, ({MENU_ROWS}) AS menu_rows, \
+           (SELECT COALESCE(sum(quantity), 0)::bigint FROM cart_lines WHERE cart_id = $2) \
+             AS cart_count \
+         FROM settings",
+        crate::settings::COLUMNS
+    ))
+    .bind(menu_handles)
+    .bind(cart)
+    .fetch_optional(conn)
+    .await?;
+    let row = row.ok_or(StoreError::NotFound)?;
+    Ok(Frame {
+        menus: build_menus(menu_handles, &row.menu_rows.0),
+        settings: row.settings,
+        cart_count: row.cart_count,
+    })
+}
+
+fn link_url(kind: &str, target: &str) -> String {
+    match kind {
+        "collection" => format!("/collections/{target}"),
+        "product" => format!("/products/{target}"),
+        "page" => format!("/pages/{target}"),
+        "blog" | "article" => format!("/blogs/{target}"),
+        _ => target.to_owned(),
+    }
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Storefront speed benchmark: builds the release binary, seeds the demo store with
+# 10,000 extra products, and loads the home, collection, product and cart pages with wrk
+# (64 connections), next to a baseline handler of the same binary (one SELECT, a tiny
+# template). Prints requests/s and p50/p99 latency per page, and each page's share of the
+# baseline's requests/s.
+#
+#   bash tests/bench/storefront.sh            # DATABASE_URL's server, a fresh database
+#   DURATION=30s PRODUCTS=10000 bash tests/bench/storefront.sh
+#
+# Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres) and
+# wrk (installed from Debian's packages when missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+PRODUCTS=${PRODUCTS:-10000}
+PORT=${PORT:-8765}
+ADMIN_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+DB=storefront_bench
+BENCH_URL="${ADMIN_URL%/*}/$DB"
+HOST="demo.bench.test"
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk"
+  (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null))
+fi
+
+echo "building the release binary"
+cargo build --release -p platform --bin storefront
+
+psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+DATA_DIR=$(mktemp -d)
+LOG="$DATA_DIR/server.log"
+cleanup() {
+  if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  rm -rf "$DATA_DIR"
+}
+trap cleanup EXIT
+
+echo "seeding the demo store with $PRODUCTS products and starting the server"
+DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" LISTEN_ADDR="127.0.0.1:$PORT" \
+  PLATFORM_DOMAIN="bench.test" BENCH_BASELINE=true RUST_LOG=warn \
+  ./target/release/storefront demo --products "$PRODUCTS" >"$LOG" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 600); do
+  if curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$PORT/__bench/baseline"; then break; fi
+  if ! kill -0 "$SERVER" 2>/dev/null; then cat "$LOG"; echo "the server stopped"; exit 1; fi
+  sleep 1
+done
+
+BASE="http://127.0.0.1:$PORT"
+SCHEMA=$(psql "$BENCH_URL" -Atq -c "SELECT schema_name FROM platform.tenants WHERE subdomain = 'demo'")
+# As after any bulk load once autovacuum has passed: fresh statistics, no dead rows.
+psql "$BENCH_URL" -q -c "SET search_path = $SCHEMA" -c "VACUUM ANALYZE"
+# A product deep in the catalog, and a cart holding two lines.
+HANDLE=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT handle FROM products WHERE status = 'active' ORDER BY id OFFSET 5000 LIMIT 1")
+COLLECTION=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT c.handle FROM collections c JOIN collection_products cp ON cp.collection_id = c.id GROUP BY c.handle ORDER BY count(*) DESC LIMIT 1")
+JAR="$DATA_DIR/cookies"
+curl -sf -o /dev/null -c "$JAR" -b "$JAR" -H "Host: $HOST" -d "product=$HANDLE&quantity=1" "$BASE/cart/add"
+SECOND=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT handle FROM products WHERE status = 'active' ORDER BY id OFFSET 10 LIMIT 1")
+curl -sf -o /dev/null -c "$JAR" -b "$JAR" -H "Host: $HOST" -d "product=$SECOND&quantity=1" "$BASE/cart/add"
+# The cursor of page 400 of "all products" (newest first, 24 a page).
+DEEP=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT (extract(epoch FROM published_at) * 1000000)::bigint || '~' || id FROM products WHERE status = 'active' ORDER BY published_at DESC, id DESC OFFSET $((399 * 24 - 1)) LIMIT 1")
+COOKIE=$(awk '$6 == "sf_session" { print "sf_session=" $7 }' "$JAR")
+
+run() { # name path [cookie]
+  local extra=()
+  if [[ -n "${3:-}" ]]; then extra=(-H "Cookie: $3"); fi
+  # Warm up (connections, caches), then measure.
+  wrk -t2 -c"$CONNECTIONS" -d2s -H "Host: $HOST" "${extra[@]}" "$BASE$2" >/dev/null
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "${extra[@]}" "$BASE$2")
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
+  p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+  p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
+}
+
+echo
+echo "wrk: $CONNECTIONS connections, $DURATION per page, 2 threads; catalog: $PRODUCTS sample products + demo catalog"
+RESULTS=$(
+  run baseline /__bench/baseline
+  run home /
+  run collection "/collections/all"
+  run "collection ($COLLECTION)" "/collections/$COLLECTION"
+  run "collection page 400" "/collections/all?after=$DEEP"
+  run "collection by price" "/collections/all?sort_by=price-ascending"
+  run product "/products/$HANDLE"
+  run cart /cart "$COOKIE"
+)
+BASELINE_RPS=$(awk -F'\t' '$1 == "baseline" { print $2 }' <<<"$RESULTS")
+printf '%-32s %12s %10s %10s %12s %8s\n' page "requests/s" p50 p99 "of baseline" non-2xx
+while IFS=$'\t' read -r name rps p50 p99 non2xx; do
+  share=$(awk -v a="$rps" -v b="$BASELINE_RPS" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+  printf '%-32s %12s %10s %10s %12s %8s\n' "$name" "$rps" "$p50" "$p99" "$share" "$non2xx"
+done <<<"$RESULTS"
