@@ -19,6 +19,7 @@ mod products;
 mod session;
 mod settings;
 mod staff;
+mod synonyms;
 mod theme;
 mod tokens;
 
@@ -123,6 +124,14 @@ pub fn router() -> Router<AppState> {
             get(inventory::show_history).post(inventory::adjust_inventory),
         )
         .route("/admin/audit", get(audit::show_audit))
+        .route(
+            "/admin/search/synonyms",
+            get(synonyms::show_synonyms).post(synonyms::add_synonyms),
+        )
+        .route(
+            "/admin/search/synonyms/{id}/delete",
+            post(synonyms::delete_synonyms),
+        )
         .route("/admin/enquiries", get(enquiries::list_enquiries))
         .route(
             "/admin/enquiries/{id}/handled",

@@ -229,6 +229,37 @@ pub async fn synonym_groups(conn: &mut PgConnection) -> Result<Vec<Vec<String>>,
     )
 }
 
+/// A synonym group with its id, for the admin.
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+pub struct SynonymGroup {
+    /// Identifier.
+    pub id: i64,
+    /// The terms that find each other.
+    pub terms: Vec<String>,
+}
+
+/// The merchant's synonym groups with their ids, oldest first.
+pub async fn list_synonym_groups(conn: &mut PgConnection) -> Result<Vec<SynonymGroup>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, terms FROM search_synonyms ORDER BY id")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// Deletes a synonym group.
+pub async fn delete_synonym_group(conn: &mut PgConnection, id: i64) -> Result<(), StoreError> {
+    let gone = sqlx::query("DELETE FROM search_synonyms WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    if gone == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 /// Adds a group of synonyms (at least two non-blank terms).
 pub async fn add_synonym_group(
     conn: &mut PgConnection,
