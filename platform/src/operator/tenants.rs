@@ -36,6 +36,8 @@ struct Row {
     schema_name: String,
     #[sqlx(skip)]
     products: Option<i64>,
+    #[sqlx(skip)]
+    orders: Option<i64>,
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -83,6 +85,7 @@ pub async fn list_tenants(
             && let Ok(mut tx) = tenant_store::begin(&app.db, &schema).await
         {
             t.products = tenant_store::catalog::count_products(&mut tx).await.ok();
+            t.orders = tenant_store::orders::count_orders(&mut tx).await.ok();
         }
     }
     let total: i64 = sqlx::query_scalar(

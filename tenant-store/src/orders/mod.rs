@@ -235,6 +235,13 @@ async fn load(conn: &mut PgConnection, row: Option<OrderRow>) -> Result<Order, S
     Ok(row.into_order(lines))
 }
 
+/// How many orders the store has (every status).
+pub async fn count_orders(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(conn)
+        .await?)
+}
+
 /// An order by id.
 pub async fn get_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, StoreError> {
     let row = sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))

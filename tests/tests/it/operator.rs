@@ -133,12 +133,40 @@ async fn tenants_are_listed_and_searchable() {
     let mut tx = tenant_store::begin(&app.pool, &bravo.schema).await.unwrap();
     let input = tenant_store::catalog::ProductInput {
         title: "Tea".into(),
+        status: Some(tenant_store::catalog::Status::Active),
         variants: vec![tenant_store::catalog::VariantInput::default()],
         ..Default::default()
     };
-    tenant_store::catalog::create_product(&mut tx, input, "t", None)
+    let tea = tenant_store::catalog::create_product(&mut tx, input, "t", None)
         .await
         .unwrap();
+    // Two orders of tea.
+    for key in ["first", "second"] {
+        let order = tenant_store::orders::PlaceOrder {
+            items: tenant_store::orders::Items::Lines(vec![tenant_store::orders::LineRequest {
+                variant_id: tea.variants[0].id,
+                quantity: 1,
+            }]),
+            email: "ada@example.com".into(),
+            customer_id: None,
+            shipping_address: tenant_store::customers::Address {
+                last_name: "Lovelace".into(),
+                address1: "1 Analytical Way".into(),
+                city: "London".into(),
+                country: "GB".into(),
+                ..Default::default()
+            },
+            billing_address: None,
+            shipping_rate_id: None,
+            discount_code: None,
+            idempotency_key: key.into(),
+            currency: "USD".into(),
+            reservation_ttl: Duration::from_secs(900),
+        };
+        tenant_store::orders::place_order(&mut tx, &order)
+            .await
+            .unwrap();
+    }
     tx.commit().await.unwrap();
     let all = ops.get("/operator").await;
     let row = &all.body[all.body.find("data-tenant=\"bravo\"").unwrap()..];
@@ -146,8 +174,13 @@ async fn tenants_are_listed_and_searchable() {
         row.contains("<td class=\"products\">1</td>"),
         "bravo has one product"
     );
+    assert!(
+        row.contains("<td class=\"orders\">2</td>"),
+        "bravo has two orders"
+    );
     let row = &all.body[all.body.find("data-tenant=\"alpha\"").unwrap()..];
     assert!(row.contains("<td class=\"products\">0</td>"));
+    assert!(row.contains("<td class=\"orders\">0</td>"));
     let found = ops.get("/operator?q=supp").await;
     assert!(found.body.contains("Tenants (1)"));
     assert!(found.body.contains("Bravo Supplies") && !found.body.contains("Alpha Goods"));
