@@ -685,15 +685,13 @@ pub async fn list_products(
         },
     )
     .await?;
-    // The list shows whole products, as Shopify's does: one lookup per row, in the same
-    // transaction (at most 250), until the catalog offers a batch read.
-    let mut products = Vec::with_capacity(page.products.len());
-    for summary in &page.products {
-        products.push(product_json(
-            &catalog::get_product(&mut tx, summary.id).await?,
-            currency,
-        ));
-    }
+    // The list shows whole products, as Shopify's does: the page's products in one read.
+    let ids: Vec<Uuid> = page.products.iter().map(|p| p.id).collect();
+    let products = catalog::get_products(&mut tx, &ids)
+        .await?
+        .iter()
+        .map(|p| product_json(p, currency))
+        .collect();
     tx.commit().await?;
     let mut res = axum::Json(ProductList { products }).into_response();
     if let Some(next) = page.next {

@@ -4,7 +4,7 @@
 use billing::{Currency, Money};
 use sqlx::PgPool;
 use tenant_store::catalog::{self, BodyFormat, Product, ProductFilter};
-use tenant_store::{StoreError, TenantSchema, settings};
+use tenant_store::{TenantSchema, settings};
 use uuid::Uuid;
 
 use super::columns as col;
@@ -111,15 +111,9 @@ pub async fn export_products(
     let mut written = 0;
     for batch in all.chunks(BATCH) {
         let mut tx = tenant_store::begin(pool, schema).await?;
-        let mut products = Vec::with_capacity(batch.len());
-        for (_, id) in batch {
-            match catalog::get_product(&mut tx, *id).await {
-                Ok(p) => products.push(p),
-                // Deleted since the list was read.
-                Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        // Products deleted since the list was read are left out.
+        let ids: Vec<Uuid> = batch.iter().map(|(_, id)| *id).collect();
+        let products = catalog::get_products(&mut tx, &ids).await?;
         tx.commit().await?;
         for product in &products {
             sink.write(to_csv(&product_rows(product, currency, base))?)

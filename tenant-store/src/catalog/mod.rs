@@ -14,7 +14,8 @@ use uuid::Uuid;
 pub use handle::Handle;
 pub use products::{
     Cursor, Found, ProductFilter, ProductPage, ProductSummary, count_products, create_product,
-    delete_product, find_by_handle, get_product, list_products, set_status, update_product,
+    delete_product, find_by_handle, get_product, get_products, list_products, set_status,
+    update_product,
 };
 
 /// Most options a product can have (Size, Colour, Material).

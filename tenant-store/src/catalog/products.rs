@@ -479,19 +479,15 @@ pub async fn get_product(conn: &mut PgConnection, id: Uuid) -> Result<Product, S
     fetch_product(conn, "p.id = $1::uuid", &id.to_string()).await
 }
 
-/// Reads one product matching `condition` (on `p`, with `$1` bound to `value`) with its
-/// options, variants and images in one query.
-async fn fetch_product(
-    conn: &mut PgConnection,
-    condition: &str,
-    value: &str,
-) -> Result<Product, StoreError> {
+/// The query reading products matching `condition` (on `p`) with their options, variants
+/// and images, one row per product.
+fn product_query(condition: &str) -> String {
     let columns = PRODUCT_COLUMNS
         .split(", ")
         .map(|c| format!("p.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let row: Option<(ProductRow, ProductParts)> = sqlx::query_as::<_, ProductWithParts>(&format!(
+    format!(
         "SELECT {columns}, \
            (SELECT COALESCE(json_agg(o.name ORDER BY o.position), '[]') \
               FROM product_options o WHERE o.product_id = p.id) AS options, \
@@ -501,12 +497,44 @@ async fn fetch_product(
               SELECT id, position, alt, storage_key, content_type, width, height \
               FROM product_images WHERE product_id = p.id) i) AS images \
          FROM products p WHERE {condition}"
-    ))
-    .bind(value)
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| (r.row, r.parts));
-    let (row, parts) = row.ok_or(StoreError::NotFound)?;
+    )
+}
+
+/// Reads one product matching `condition` (on `p`, with `$1` bound to `value`) with its
+/// options, variants and images in one query.
+async fn fetch_product(
+    conn: &mut PgConnection,
+    condition: &str,
+    value: &str,
+) -> Result<Product, StoreError> {
+    let row = sqlx::query_as::<_, ProductWithParts>(&product_query(condition))
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    assemble(row)
+}
+
+/// These products, whole, in the order of `ids` (ids of no product are left out), in one
+/// query: lists that show full products (the Admin API) read a page at once.
+pub async fn get_products(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<Product>, StoreError> {
+    let rows = sqlx::query_as::<_, ProductWithParts>(&product_query("p.id = ANY($1)"))
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut by_id: std::collections::HashMap<Uuid, Product> = rows
+        .into_iter()
+        .map(|r| assemble(r).map(|p| (p.id, p)))
+        .collect::<Result<_, _>>()?;
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// A product from its row and JSON parts.
+fn assemble(r: ProductWithParts) -> Result<Product, StoreError> {
+    let (row, parts) = (r.row, r.parts);
     let (options, variants, images) = (parts.options.0, parts.variants.0, parts.images.0);
     let (
         id,
