@@ -12,7 +12,8 @@ use tenant_store::content::blog::{self, Article, ArticleInput, Blog};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::pages::{Paging, commit_audited, etagged, nullable, published_from};
+use super::pages::{commit_audited, etagged, nullable, published_from};
+use super::paging::Paging;
 use super::{ApiClient, ApiError, JsonBody, path_id};
 use crate::api_tokens::Scope;
 use crate::app::AppState;

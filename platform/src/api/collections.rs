@@ -13,7 +13,8 @@ use tenant_store::settings;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::pages::{Paging, etagged};
+use super::pages::etagged;
+use super::paging::Paging;
 use super::{ApiClient, ApiError, path_id};
 use crate::api_tokens::Scope;
 use crate::app::AppState;

@@ -11,6 +11,7 @@ mod collections;
 mod inventory;
 mod openapi;
 mod pages;
+mod paging;
 mod products;
 
 use std::collections::BTreeMap;

@@ -9,22 +9,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tenant_store::catalog::BodyFormat;
-use tenant_store::content::IdCursor;
 use tenant_store::content::pages::{self, Page, PageInput};
 use tenant_store::{StoreError, TenantTx, audit};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::paging::Paging;
 use super::{ApiClient, ApiError, JsonBody, path_id};
 use crate::api_tokens::Scope;
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::extract::request_base_url;
-
-/// Page size when `limit` is not given (Shopify's).
-const DEFAULT_LIMIT: i64 = 50;
-/// Largest page (Shopify's).
-const MAX_LIMIT: i64 = 250;
 
 /// A page as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -186,71 +180,6 @@ fn api_field_names(e: StoreError) -> ApiError {
         )
         .into(),
         other => other.into(),
-    }
-}
-
-/// `limit` and `page_info` of a list request; other parameters are ignored.
-pub(super) struct Paging {
-    /// Page size.
-    pub limit: i64,
-    /// Where the page starts.
-    pub page_info: Option<IdCursor>,
-}
-
-impl Paging {
-    /// Reads `limit` (1 to 250, default 50) and `page_info`.
-    pub fn parse(query: Option<&str>) -> Result<Self, AppError> {
-        let mut q = Self {
-            limit: DEFAULT_LIMIT,
-            page_info: None,
-        };
-        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match &*key {
-                "limit" => {
-                    q.limit = value
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            AppError::invalid(
-                                "limit",
-                                format!("must be a number from 1 to {MAX_LIMIT}"),
-                            )
-                        })?;
-                }
-                "page_info" => q.page_info = Some(IdCursor::decode(&value)?),
-                _ => {}
-            }
-        }
-        Ok(q)
-    }
-
-    /// `body` as JSON with a `Link: <...>; rel="next"` header when there is a next page.
-    pub fn respond(
-        &self,
-        app: &AppState,
-        headers: &HeaderMap,
-        uri: &Uri,
-        next: Option<IdCursor>,
-        body: impl Serialize,
-    ) -> Response {
-        let mut res = axum::Json(body).into_response();
-        if let Some(next) = next {
-            let params = form_urlencoded::Serializer::new(String::new())
-                .append_pair("limit", &self.limit.to_string())
-                .append_pair("page_info", &next.encode())
-                .finish();
-            let link = format!(
-                "<{}{}?{params}>; rel=\"next\"",
-                request_base_url(app, headers),
-                uri.path()
-            );
-            if let Ok(v) = HeaderValue::from_str(&link) {
-                res.headers_mut().insert(header::LINK, v);
-            }
-        }
-        res
     }
 }
 

@@ -15,18 +15,14 @@ use tenant_store::{StoreError, audit, settings};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::paging::{DEFAULT_LIMIT, json_with_next, parse_limit};
 use super::{ApiClient, ApiError, JsonBody, path_id};
 use crate::api_tokens::Scope;
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::extract::request_base_url;
 use crate::media_urls;
 use crate::tenancy;
 
-/// Page size when `limit` is not given (Shopify's).
-const DEFAULT_LIMIT: i64 = 50;
-/// Largest page (Shopify's).
-const MAX_LIMIT: i64 = 250;
 /// The width of the image rendition `src` points at.
 const IMAGE_WIDTH: u32 = 1024;
 
@@ -622,19 +618,7 @@ impl ListQuery {
         };
         for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             match &*key {
-                "limit" => {
-                    q.limit = value
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            AppError::invalid(
-                                "limit",
-                                format!("must be a number from 1 to {MAX_LIMIT}"),
-                            )
-                        })?;
-                }
+                "limit" => q.limit = parse_limit(&value)?,
                 "page_info" => q.page_info = Some(Cursor::decode(value.trim())?),
                 "status" => {
                     q.status =
@@ -693,25 +677,23 @@ pub async fn list_products(
         .map(|p| product_json(p, currency))
         .collect();
     tx.commit().await?;
-    let mut res = axum::Json(ProductList { products }).into_response();
-    if let Some(next) = page.next {
-        let mut params = form_urlencoded::Serializer::new(String::new());
-        params.append_pair("limit", &query.limit.to_string());
+    let limit = query.limit.to_string();
+    let cursor = page.next.map(|n| n.encode());
+    let next = cursor.as_deref().map(|c| {
+        let mut params = vec![("limit", limit.as_str())];
         if let Some(status) = query.status {
-            params.append_pair("status", status.as_str());
+            params.push(("status", status.as_str()));
         }
-        params.append_pair("page_info", &next.encode());
-        let link = format!(
-            "<{}{}?{}>; rel=\"next\"",
-            request_base_url(&app, &headers),
-            uri.path(),
-            params.finish()
-        );
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            res.headers_mut().insert(header::LINK, v);
-        }
-    }
-    Ok(res)
+        params.push(("page_info", c));
+        params
+    });
+    Ok(json_with_next(
+        &app,
+        &headers,
+        &uri,
+        next.as_deref(),
+        ProductList { products },
+    ))
 }
 
 /// `GET /admin/api/v1/products/count.json`.
