@@ -74,6 +74,7 @@ mod money;
 mod registry;
 mod secrets;
 mod settings;
+mod store_credit;
 mod stripe_gateway;
 mod test_card;
 #[cfg(feature = "testing")]
@@ -89,5 +90,6 @@ pub use money::{Currency, Money, MoneyError};
 pub use registry::Gateways;
 pub use secrets::{SecretsCipher, mask_secret};
 pub use settings::{BuildContext, GatewaySettings};
+pub use store_credit::{StoreCreditGateway, store_credit_ref};
 pub use stripe_gateway::{ORDER_ID_METADATA_KEY, STRIPE_API_BASE, StripeConfig, StripeGateway};
 pub use test_card::{TEST_CARD_DECLINED, TEST_CARD_SUCCEEDS, TestCardGateway};

@@ -36,6 +36,8 @@ pub enum GatewaySettings {
     },
     /// The fake card form of demos and development.
     Test,
+    /// The customer's store credit balance (signed-in customers only).
+    StoreCredit,
 }
 
 /// What building a gateway from stored settings needs besides the settings.
@@ -88,6 +90,7 @@ impl GatewaySettings {
             Self::Manual { .. } => "manual",
             Self::Stripe { .. } => "stripe",
             Self::Test => "test",
+            Self::StoreCredit => "store_credit",
         }
     }
 
@@ -115,6 +118,7 @@ impl GatewaySettings {
                 })?)
             }
             Self::Test => Arc::new(TestCardGateway::new(ctx.production)?),
+            Self::StoreCredit => Arc::new(crate::StoreCreditGateway),
         })
     }
 }

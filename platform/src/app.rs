@@ -27,6 +27,8 @@ pub struct App {
     pub views: Views,
     /// Signs sessions and encrypts gateway secrets.
     pub secret_key: SecretString,
+    /// Seals and opens stored gateway secrets (a key derived from `SECRET_KEY`).
+    pub cipher: billing::SecretsCipher,
     /// Sends mail (SMTP, or files under DATA_DIR/mail); used by the mail outbox worker.
     pub mailer: Arc<dyn Mailer>,
     /// Product images: upload processing and the object store holding the renditions.
@@ -56,6 +58,8 @@ impl App {
     /// Builds the app on an open pool and starts the hostname listener.
     pub fn build(settings: Settings, db: PgPool) -> anyhow::Result<AppState> {
         let secret_key = secret_key(&settings)?;
+        let cipher = billing::SecretsCipher::new(&secret_key)
+            .map_err(|e| anyhow::anyhow!("SECRET_KEY: {e}"))?;
         let hosts = HostResolver::new(db.clone(), settings.normalized_platform_domain());
         let mailer = mail::mailer_from_settings(settings.smtp_url.as_ref(), &settings.data_dir)?;
         let media = MediaStore::from_settings(&settings)?;
@@ -84,6 +88,7 @@ impl App {
             db,
             hosts,
             secret_key,
+            cipher,
             mailer,
             media,
             search,

@@ -161,6 +161,31 @@ pub struct Settings {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub theme_render_timeout_ms: u64,
+
+    /// Where Stripe's API lives; unset for the real one (`https://api.stripe.com/`). For a
+    /// local stand-in in development and tests.
+    #[arg(long, env = "STRIPE_API_BASE", global = true)]
+    pub stripe_api_base: Option<String>,
+
+    /// Minutes an unpaid order keeps its stock reserved before the sweeper cancels it.
+    #[arg(
+        long,
+        env = "RESERVATION_MINUTES",
+        global = true,
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=43_200)
+    )]
+    pub reservation_minutes: u64,
+
+    /// Seconds between runs of the sweeper that releases expired reservations.
+    #[arg(
+        long,
+        env = "RESERVATION_SWEEP_SECS",
+        global = true,
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub reservation_sweep_secs: u64,
 }
 
 /// How log lines are written.
@@ -207,6 +232,9 @@ impl Settings {
             search_cache_capacity: 64,
             search_sweep_secs: 600,
             theme_render_timeout_ms: 200,
+            stripe_api_base: None,
+            reservation_minutes: 60,
+            reservation_sweep_secs: 60,
         }
     }
 

@@ -24,6 +24,7 @@ pub mod media;
 pub mod media_urls;
 pub mod middleware;
 pub mod operator;
+pub mod payments;
 mod platform_site;
 pub mod rate_limit;
 pub mod router;

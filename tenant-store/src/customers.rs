@@ -79,6 +79,38 @@ pub async fn register(
     Ok(customer)
 }
 
+/// The customer record for a checkout email: the existing one, or a new one without a
+/// password (a guest; registering later with the address claims it). Returns its id.
+pub async fn ensure_for_checkout(
+    conn: &mut PgConnection,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+) -> Result<Uuid, StoreError> {
+    let email = email.trim().to_lowercase();
+    let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM customers WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let first: String = first_name.trim().chars().take(100).collect();
+    let last: String = last_name.trim().chars().take(100).collect();
+    // A concurrent checkout with the same address may insert first: take its row.
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO customers (id, email, first_name, last_name) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (email) DO UPDATE SET updated_at = customers.updated_at RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(&email)
+    .bind(&first)
+    .bind(&last)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
 /// The id and password hash of the account with this (lowercase) address, if it has one.
 pub async fn credentials(
     conn: &mut PgConnection,

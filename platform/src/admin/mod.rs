@@ -5,21 +5,28 @@ mod audit;
 mod blog;
 mod chrome;
 mod collections;
+mod customers;
 mod dashboard;
+mod discounts;
 mod domains;
 mod enquiries;
 mod form;
+mod gateways;
 mod images;
 mod import_export;
 mod inventory;
 mod menus;
+mod orders;
 mod pages;
 mod password;
 mod products;
+mod reports;
 mod session;
 mod settings;
+mod shipping;
 mod staff;
 mod synonyms;
+mod taxes;
 mod theme;
 mod tokens;
 
@@ -36,6 +43,13 @@ pub use session::LOGIN_LINK_TTL;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(import_export::router())
+        .merge(orders::router())
+        .merge(customers::router())
+        .merge(reports::router())
+        .merge(shipping::router())
+        .merge(taxes::router())
+        .merge(discounts::router())
+        .merge(gateways::router())
         .route("/admin", get(dashboard::show_dashboard))
         .route(
             "/admin/login",

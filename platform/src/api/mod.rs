@@ -8,8 +8,10 @@
 mod articles;
 mod auth;
 mod collections;
+mod customers;
 mod inventory;
 mod openapi;
+mod orders;
 mod pages;
 mod paging;
 mod products;
@@ -33,6 +35,8 @@ pub use auth::{ApiClient, ApiError};
 /// The Admin API routes (store hosts only).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(orders::router())
+        .merge(customers::router())
         .route(
             "/admin/api/v1/products",
             get(products::list_products).post(products::create_product),

@@ -23,6 +23,7 @@
 //! timeout marks it `released` and adds the units back (adjustment "order #1001
 //! released"). A refund with restock releases the committed units not yet fulfilled.
 
+mod payment;
 mod place;
 mod stock;
 mod transitions;
@@ -37,6 +38,7 @@ use crate::customers::Address;
 use crate::pricing::TaxLine;
 use crate::{StoreError, outbox};
 
+pub use payment::{add_note, find_by_payment_ref, flag_payment, set_payment};
 pub use place::{Items, LineRequest, PlaceOrder, place_order, quote};
 pub use transitions::{
     FulfilLine, cancel, fulfil, mark_paid, payment_failed, record_refund,
@@ -94,6 +96,10 @@ pub struct Order {
     pub payment_ref: Option<String>,
     /// Why it was cancelled.
     pub cancel_reason: Option<String>,
+    /// The gateway the shopper chose (`test`, `stripe`, `manual`, `store_credit`).
+    pub gateway: Option<String>,
+    /// What a gateway reported that does not fit the order, for the merchant to look at.
+    pub payment_flag: Option<String>,
     /// When it was placed.
     pub placed_at: DateTime<Utc>,
     /// Until when unpaid stock stays reserved.
@@ -172,6 +178,8 @@ struct OrderRow {
     fulfillment_status: String,
     payment_ref: Option<String>,
     cancel_reason: Option<String>,
+    gateway: Option<String>,
+    payment_flag: Option<String>,
     placed_at: DateTime<Utc>,
     reserved_until: DateTime<Utc>,
 }
@@ -180,7 +188,7 @@ const ORDER_COLUMNS: &str = "id, number, token, email, customer_id, currency, sh
      billing_address, shipping_rate_id, shipping_method, discount_code, subtotal_minor, \
      discount_minor, shipping_minor, tax_minor, taxes_included, tax_lines, total_minor, \
      refunded_minor, status, financial_status, fulfillment_status, payment_ref, cancel_reason, \
-     placed_at, reserved_until";
+     gateway, payment_flag, placed_at, reserved_until";
 
 const LINE_COLUMNS: &str = "position, variant_id, product_id, product_title, variant_title, sku, \
      unit_price_minor, quantity, weight_grams, subtotal_minor, discount_minor, total_minor, \
@@ -213,6 +221,8 @@ impl OrderRow {
             fulfillment_status: self.fulfillment_status,
             payment_ref: self.payment_ref,
             cancel_reason: self.cancel_reason,
+            gateway: self.gateway,
+            payment_flag: self.payment_flag,
             placed_at: self.placed_at,
             reserved_until: self.reserved_until,
             lines,
@@ -251,19 +261,28 @@ pub async fn get_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, Store
     load(conn, row).await
 }
 
+/// The one order matching `condition` on `$1` (a text), with its lines.
+async fn find_one(
+    conn: &mut PgConnection,
+    condition: &str,
+    value: &str,
+) -> Result<Order, StoreError> {
+    let row = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition}"
+    ))
+    .bind(value)
+    .fetch_optional(&mut *conn)
+    .await?;
+    load(conn, row).await
+}
+
 /// An order by its secret token (the shopper's order page). Tokens shorter than 32
 /// characters are never issued and are not looked up.
 pub async fn find_by_token(conn: &mut PgConnection, token: &str) -> Result<Order, StoreError> {
     if token.len() < 32 || token.len() > 128 {
         return Err(StoreError::NotFound);
     }
-    let row = sqlx::query_as(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE token = $1"
-    ))
-    .bind(token)
-    .fetch_optional(&mut *conn)
-    .await?;
-    load(conn, row).await
+    find_one(conn, "token = $1", token).await
 }
 
 /// An order's history, oldest first.

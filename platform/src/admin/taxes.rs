@@ -1,0 +1,10 @@
+//! Admin: tax rates.
+
+use axum::Router;
+
+use crate::app::AppState;
+
+/// Routes of this part of the admin.
+pub fn router() -> Router<AppState> {
+    Router::new()
+}

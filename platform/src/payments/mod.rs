@@ -1,0 +1,119 @@
+//! Payments on the platform side: building a store's gateways from its sealed settings, and
+//! the order flows that involve money or mail (start a payment, mark paid, refund, cancel,
+//! fulfil, webhooks, the reservation sweeper). Storefront and admin handlers call these, so a
+//! transition always writes its history, its outbox event and its email in one transaction.
+
+pub mod flow;
+pub mod mail;
+pub mod sweeper;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use billing::{BillingError, BuildContext, GatewaySettings, PaymentGateway};
+use sqlx::PgConnection;
+use tenant_store::payments::{self, GatewayRow};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::config::Environment;
+use crate::error::AppError;
+
+/// The context secrets of a store's gateways are sealed under: a secret copied to another
+/// store does not open.
+pub fn seal_context(tenant_id: Uuid) -> String {
+    format!("tenant:{tenant_id}")
+}
+
+/// A gateway offered at checkout.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GatewayChoice {
+    /// `test`, `manual`, `stripe`, `store_credit`.
+    pub name: String,
+    /// What the shopper sees.
+    pub label: String,
+    /// The merchant's instructions (manual payments).
+    pub instructions: Option<String>,
+}
+
+impl From<BillingError> for AppError {
+    fn from(e: BillingError) -> Self {
+        match e {
+            BillingError::Invalid { field, message } => {
+                AppError::Invalid(vec![(field.to_owned(), message)])
+            }
+            BillingError::Declined(m) => AppError::Invalid(vec![("payment".to_owned(), m)]),
+            BillingError::Unsupported(what) => {
+                AppError::BadRequest(format!("this payment method does not support {what}"))
+            }
+            BillingError::InvalidSignature => {
+                AppError::BadRequest("the webhook signature does not verify".to_owned())
+            }
+            BillingError::SecretUnreadable => AppError::Unavailable(
+                "this payment method needs its keys entered again in the admin".to_owned(),
+            ),
+            BillingError::Gateway(m) => {
+                tracing::warn!(error = %m, "payment gateway error");
+                AppError::Unavailable(
+                    "the payment provider did not answer; please try again in a moment".to_owned(),
+                )
+            }
+        }
+    }
+}
+
+/// Builds a configured gateway (enabled or not: refunds of past orders still need it).
+pub fn build(
+    app: &AppState,
+    tenant_id: Uuid,
+    row: &GatewayRow,
+) -> Result<Arc<dyn PaymentGateway>, AppError> {
+    let settings: GatewaySettings = serde_json::from_value(row.settings.clone())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("gateway {} settings: {e}", row.name)))?;
+    let context = seal_context(tenant_id);
+    Ok(settings.build(BuildContext {
+        cipher: &app.cipher,
+        tenant: &context,
+        production: app.settings.environment == Environment::Production,
+        stripe_api_base: app.settings.stripe_api_base.as_deref(),
+    })?)
+}
+
+/// The store's gateway called `name`, as configured.
+pub async fn gateway(
+    app: &AppState,
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    name: &str,
+) -> Result<Arc<dyn PaymentGateway>, AppError> {
+    let row = payments::get_gateway(conn, name).await?;
+    build(app, tenant_id, &row)
+}
+
+/// The gateways checkout offers, in the merchant's order. Store credit only for a signed-in
+/// customer; the test gateway never in production mode.
+pub async fn choices(
+    app: &AppState,
+    conn: &mut PgConnection,
+    signed_in: bool,
+) -> Result<Vec<GatewayChoice>, AppError> {
+    let production = app.settings.environment == Environment::Production;
+    let rows = payments::list_gateways(conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.enabled)
+        .filter(|r| !(production && r.name == "test"))
+        .filter(|r| signed_in || r.name != "store_credit")
+        .map(|r| {
+            let instructions = match serde_json::from_value::<GatewaySettings>(r.settings) {
+                Ok(GatewaySettings::Manual { instructions }) => Some(instructions),
+                _ => None,
+            };
+            GatewayChoice {
+                name: r.name,
+                label: r.label,
+                instructions,
+            }
+        })
+        .collect())
+}

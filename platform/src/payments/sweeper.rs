@@ -1,0 +1,1 @@
+//! Releases the stock of unpaid orders whose reservation ran out.

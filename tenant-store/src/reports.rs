@@ -1,0 +1,1 @@
+//! Sales reports over a store's orders.
