@@ -92,4 +92,4 @@ pub use secrets::{SecretsCipher, mask_secret};
 pub use settings::{BuildContext, GatewaySettings};
 pub use store_credit::{StoreCreditGateway, store_credit_ref};
 pub use stripe_gateway::{ORDER_ID_METADATA_KEY, STRIPE_API_BASE, StripeConfig, StripeGateway};
-pub use test_card::{TEST_CARD_DECLINED, TEST_CARD_SUCCEEDS, TestCardGateway};
+pub use test_card::{TEST_CARD_DECLINED, TEST_CARD_NOTICE, TEST_CARD_SUCCEEDS, TestCardGateway};

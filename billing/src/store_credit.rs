@@ -117,8 +117,23 @@ mod tests {
             }
         );
         let r = store_credit_ref(order_id);
-        assert!(StoreCreditGateway.refund(&r, Money::new(1, eur), "").await.is_err());
-        assert!(StoreCreditGateway.refund("credit_x", Money::new(1, eur), "k").await.is_err());
-        assert!(StoreCreditGateway.refund(&r, Money::new(100, eur), "k").await.is_ok());
+        assert!(
+            StoreCreditGateway
+                .refund(&r, Money::new(1, eur), "")
+                .await
+                .is_err()
+        );
+        assert!(
+            StoreCreditGateway
+                .refund("credit_x", Money::new(1, eur), "k")
+                .await
+                .is_err()
+        );
+        assert!(
+            StoreCreditGateway
+                .refund(&r, Money::new(100, eur), "k")
+                .await
+                .is_ok()
+        );
     }
 }

@@ -19,7 +19,8 @@ pub const TEST_CARD_SUCCEEDS: &str = "4242424242424242";
 pub const TEST_CARD_DECLINED: &str = "4000000000000002";
 
 const REF_PREFIX: &str = "test_";
-const NOTICE: &str = "Test mode: no money moves. Card 4242 4242 4242 4242 succeeds, \
+/// What the card form says about the test cards.
+pub const TEST_CARD_NOTICE: &str = "Test mode: no money moves. Card 4242 4242 4242 4242 succeeds, \
                       4000 0000 0000 0002 is declined.";
 
 /// A gateway whose on-site step is the platform's own card form, accepting only the
@@ -100,7 +101,7 @@ impl PaymentGateway for TestCardGateway {
         self.set_status(&payment_ref, PaymentStatus::Pending);
         Ok(PaymentStart::CardForm {
             payment_ref,
-            notice: NOTICE.to_owned(),
+            notice: TEST_CARD_NOTICE.to_owned(),
         })
     }
 

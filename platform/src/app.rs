@@ -82,18 +82,24 @@ impl App {
                 std::time::Duration::from_secs(settings.search_sweep_secs),
             ),
         ];
-        Ok(AppState(Arc::new(App {
-            views: Views::load()?,
-            settings,
-            db,
-            hosts,
-            secret_key,
-            cipher,
-            mailer,
-            media,
-            search,
-            themes,
-            tasks,
+        let views = Views::load()?;
+        let sweep_every = std::time::Duration::from_secs(settings.reservation_sweep_secs);
+        Ok(AppState(Arc::new_cyclic(|app| {
+            let mut tasks = tasks;
+            tasks.push(crate::payments::sweeper::spawn(app.clone(), sweep_every));
+            App {
+                views,
+                settings,
+                db,
+                hosts,
+                secret_key,
+                cipher,
+                mailer,
+                media,
+                search,
+                themes,
+                tasks,
+            }
         })))
     }
 }

@@ -351,3 +351,140 @@ pub async fn delete_address(
     }
     Ok(())
 }
+
+/// A customer as the admin and the Admin API list them: profile, whether they have an
+/// account, what they ordered and their store credit.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct CustomerSummary {
+    /// Identifier.
+    pub id: Uuid,
+    /// Email (lowercase).
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Phone.
+    pub phone: String,
+    /// Whether they have an account (a password); otherwise a guest from checkout.
+    pub has_account: bool,
+    /// Orders placed as this customer (every status).
+    pub orders_count: i64,
+    /// Σ totals of their paid, partially refunded and refunded orders, minor units.
+    pub total_spent_minor: i64,
+    /// Store credit balance, minor units.
+    pub credit_minor: i64,
+    /// When the record was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The summary's columns over `customers c`, with the order figures from one lateral
+/// aggregate per row (inside the same query: no query per customer).
+const SUMMARY_SELECT: &str = "SELECT c.id, c.email, c.first_name, c.last_name, c.phone, \
+       c.password_hash IS NOT NULL AS has_account, \
+       COALESCE(o.orders_count, 0)::bigint AS orders_count, \
+       COALESCE(o.spent, 0)::bigint AS total_spent_minor, \
+       c.credit_minor, c.created_at \
+     FROM customers c \
+     LEFT JOIN LATERAL ( \
+       SELECT count(*) AS orders_count, \
+              sum(total_minor) FILTER (WHERE financial_status IN \
+                  ('paid', 'partially_refunded', 'refunded')) AS spent \
+       FROM orders WHERE orders.customer_id = c.id) o ON true";
+
+/// `%q%` for ILIKE, with the pattern characters of `q` escaped; `None` for a blank query.
+fn search_pattern(query: Option<&str>) -> Option<String> {
+    let q = query.map(str::trim).filter(|q| !q.is_empty())?;
+    Some(format!(
+        "%{}%",
+        q.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    ))
+}
+
+/// Matches `$1` (a pattern or null) against the email and "first last".
+const SEARCH_CONDITION: &str = "($1::text IS NULL OR c.email ILIKE $1 \
+     OR concat_ws(' ', c.first_name, c.last_name) ILIKE $1)";
+
+/// A page of customers and where the next starts.
+#[derive(Clone, Debug)]
+pub struct CustomerPage {
+    /// Newest first.
+    pub customers: Vec<CustomerSummary>,
+    /// The last customer's id: pass as `after` for the next page; `None` on the last page.
+    pub next: Option<Uuid>,
+}
+
+/// The admin's customer list: newest first, optionally searched by email or name
+/// (`query`), keyset-paginated by (created_at, id) after the customer `after`, `limit`
+/// (1 to 250) per page. One query.
+pub async fn list_summaries(
+    conn: &mut PgConnection,
+    query: Option<&str>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<CustomerPage, StoreError> {
+    let limit = limit.clamp(1, 250);
+    let mut rows: Vec<CustomerSummary> = sqlx::query_as(&format!(
+        "{SUMMARY_SELECT} WHERE {SEARCH_CONDITION} \
+           AND ($2::uuid IS NULL OR (c.created_at, c.id) < \
+                (SELECT a.created_at, a.id FROM customers a WHERE a.id = $2)) \
+         ORDER BY c.created_at DESC, c.id DESC LIMIT $3"
+    ))
+    .bind(search_pattern(query))
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(conn)
+    .await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|c| c.id)
+    } else {
+        None
+    };
+    Ok(CustomerPage {
+        customers: rows,
+        next,
+    })
+}
+
+/// How many customers match `query` (all of them without one).
+pub async fn count_customers(
+    conn: &mut PgConnection,
+    query: Option<&str>,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM customers c WHERE {SEARCH_CONDITION}"
+    ))
+    .bind(search_pattern(query))
+    .fetch_one(conn)
+    .await?)
+}
+
+/// One customer's summary.
+pub async fn summary(conn: &mut PgConnection, id: Uuid) -> Result<CustomerSummary, StoreError> {
+    sqlx::query_as(&format!("{SUMMARY_SELECT} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// A customer's orders, newest first (at most `limit`, 1 to 250).
+pub async fn orders_of(
+    conn: &mut PgConnection,
+    customer_id: Uuid,
+    limit: i64,
+) -> Result<Vec<crate::orders::OrderSummary>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, number, email, \
+           btrim(concat_ws(' ', shipping_address->>'first_name', shipping_address->>'last_name')) AS name, \
+           total_minor, currency, status, financial_status, fulfillment_status, placed_at \
+         FROM orders WHERE customer_id = $1 ORDER BY number DESC LIMIT $2",
+    )
+    .bind(customer_id)
+    .bind(limit.clamp(1, 250))
+    .fetch_all(conn)
+    .await?)
+}

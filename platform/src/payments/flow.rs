@@ -18,6 +18,21 @@ use crate::extract::CurrentTenant;
 /// Who made a change: a staff member's email, or `checkout`, `webhook`, `sweeper`.
 pub type Actor<'a> = &'a str;
 
+/// Locks the order row for the rest of the transaction and reads it: concurrent changes of
+/// one order (a double click, a webhook racing the shopper's return) run one after another
+/// and each sees what the other did.
+pub(crate) async fn lock_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, AppError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT number FROM orders WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if found.is_none() {
+        return Err(AppError::NotFound);
+    }
+    Ok(orders::get_order(conn, id).await?)
+}
+
 fn currency_of(order: &Order) -> Result<Currency, AppError> {
     Currency::parse(&order.currency)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("order currency: {e}")))
@@ -91,7 +106,9 @@ pub async fn start_payment(
             )
             .await
             .map_err(|e| match e {
-                StoreError::Invalid { field: "amount", .. } => AppError::Invalid(vec![(
+                StoreError::Invalid {
+                    field: "amount", ..
+                } => AppError::Invalid(vec![(
                     "gateway".to_owned(),
                     "your store credit does not cover this order".to_owned(),
                 )]),
@@ -128,7 +145,7 @@ pub async fn apply_status(
     base_url: &str,
 ) -> Result<Order, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let order = orders::get_order(&mut tx, order_id).await?;
+    let order = lock_order(&mut tx, order_id).await?;
     if *status != PaymentStatus::Succeeded
         || order.financial_status != "pending"
         || order.status != "open"
@@ -159,7 +176,7 @@ pub async fn mark_paid(
     base_url: &str,
 ) -> Result<Order, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let order = orders::get_order(&mut tx, order_id).await?;
+    let order = lock_order(&mut tx, order_id).await?;
     if order.financial_status != "pending" {
         return Ok(order);
     }
@@ -202,65 +219,9 @@ pub async fn refund(
     base_url: &str,
 ) -> Result<Order, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    // Locks the order: two refunds of one order run one after the other.
-    let order = orders::get_order(&mut tx, order_id).await?;
-    sqlx::query("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE")
-        .bind(order_id)
-        .execute(&mut *tx)
-        .await?;
-    let left = order.total_minor - order.refunded_minor;
-    if !matches!(order.financial_status.as_str(), "paid" | "partially_refunded") {
-        return Err(AppError::Invalid(vec![(
-            "amount".to_owned(),
-            format!(
-                "order #{} is {} and has nothing to refund",
-                order.number, order.financial_status
-            ),
-        )]));
-    }
-    if amount_minor <= 0 || amount_minor > left {
-        return Err(AppError::Invalid(vec![(
-            "amount".to_owned(),
-            format!("must be more than 0 and at most {left}"),
-        )]));
-    }
-    let gateway_name = order.gateway.clone().unwrap_or_else(|| "manual".to_owned());
-    if let Some(payment_ref) = order.payment_ref.as_deref().filter(|_| order.total_minor > 0) {
-        if gateway_name == "store_credit" {
-            let customer = order.customer_id.ok_or(AppError::NotFound)?;
-            credit::adjust(
-                &mut tx,
-                customer,
-                amount_minor,
-                &format!("Refund of order #{}", order.number),
-                Some(order.id),
-                actor,
-            )
-            .await?;
-        } else {
-            let gateway: std::sync::Arc<dyn PaymentGateway> =
-                super::gateway(app, &mut tx, tenant.id, &gateway_name).await?;
-            // The key names this refund by what was refunded before it: a retry of the same
-            // refund is the same key, the next refund another.
-            let key = format!("order-{}-refund-{}", order.id, order.refunded_minor);
-            gateway
-                .refund(
-                    payment_ref,
-                    Money::new(amount_minor, currency_of(&order)?),
-                    &key,
-                )
-                .await?;
-        }
-    }
-    let refunded = orders::record_refund(&mut tx, order_id, amount_minor, restock).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "order.refund",
-        &format!("#{}", refunded.number),
-        serde_json::json!({ "order_id": order_id, "amount_minor": amount_minor, "restock": restock }),
-    )
-    .await?;
+    let order = lock_order(&mut tx, order_id).await?;
+    let refunded =
+        refund_locked(app, &mut tx, tenant, &order, amount_minor, restock, actor).await?;
     mail::queue(
         app,
         &mut tx,
@@ -277,8 +238,81 @@ pub async fn refund(
     Ok(refunded)
 }
 
-/// Cancels an unfulfilled order: stock goes back, a paid order is refunded in full through
-/// its gateway first, and the shopper is told.
+/// The refund of an order the caller locked: the gateway call (keyed by what was refunded
+/// before, so a retry is the same refund and the next one another), the record, the audit.
+async fn refund_locked(
+    app: &AppState,
+    conn: &mut PgConnection,
+    tenant: &CurrentTenant,
+    order: &Order,
+    amount_minor: i64,
+    restock: bool,
+    actor: Actor<'_>,
+) -> Result<Order, AppError> {
+    let left = order.total_minor - order.refunded_minor;
+    if !matches!(
+        order.financial_status.as_str(),
+        "paid" | "partially_refunded"
+    ) {
+        return Err(AppError::Invalid(vec![(
+            "amount".to_owned(),
+            format!(
+                "order #{} is {} and has nothing to refund",
+                order.number, order.financial_status
+            ),
+        )]));
+    }
+    if amount_minor <= 0 || amount_minor > left {
+        return Err(AppError::Invalid(vec![(
+            "amount".to_owned(),
+            format!("must be more than 0 and at most {left}"),
+        )]));
+    }
+    let gateway_name = order.gateway.clone().unwrap_or_else(|| "manual".to_owned());
+    if let Some(payment_ref) = order
+        .payment_ref
+        .as_deref()
+        .filter(|_| order.total_minor > 0)
+    {
+        if gateway_name == "store_credit" {
+            let customer = order.customer_id.ok_or(AppError::NotFound)?;
+            credit::adjust(
+                conn,
+                customer,
+                amount_minor,
+                &format!("Refund of order #{}", order.number),
+                Some(order.id),
+                actor,
+            )
+            .await?;
+        } else {
+            let gateway: std::sync::Arc<dyn PaymentGateway> =
+                super::gateway(app, conn, tenant.id, &gateway_name).await?;
+            let key = format!("order-{}-refund-{}", order.id, order.refunded_minor);
+            gateway
+                .refund(
+                    payment_ref,
+                    Money::new(amount_minor, currency_of(order)?),
+                    &key,
+                )
+                .await?;
+        }
+    }
+    let refunded = orders::record_refund(conn, order.id, amount_minor, restock).await?;
+    audit::record(
+        conn,
+        actor,
+        "order.refund",
+        &format!("#{}", refunded.number),
+        serde_json::json!({ "order_id": order.id, "amount_minor": amount_minor, "restock": restock }),
+    )
+    .await?;
+    Ok(refunded)
+}
+
+/// Cancels an unfulfilled order: a paid order is refunded in full through its gateway,
+/// stock goes back, and the shopper is told, all under the order's lock in one transaction
+/// (a shipment recorded meanwhile waits, then finds the order cancelled).
 pub async fn cancel(
     app: &AppState,
     tenant: &CurrentTenant,
@@ -287,12 +321,8 @@ pub async fn cancel(
     actor: Actor<'_>,
     base_url: &str,
 ) -> Result<Order, AppError> {
-    let order = {
-        let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-        let o = orders::get_order(&mut tx, order_id).await?;
-        tx.commit().await?;
-        o
-    };
+    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+    let order = lock_order(&mut tx, order_id).await?;
     if order.status == "cancelled" {
         return Ok(order);
     }
@@ -306,11 +336,14 @@ pub async fn cancel(
         )]));
     }
     let left = order.total_minor - order.refunded_minor;
-    if matches!(order.financial_status.as_str(), "paid" | "partially_refunded") && left > 0 {
+    if matches!(
+        order.financial_status.as_str(),
+        "paid" | "partially_refunded"
+    ) && left > 0
+    {
         // Stock goes back with the cancellation below, not with the refund.
-        refund(app, tenant, order_id, left, false, actor, base_url).await?;
+        refund_locked(app, &mut tx, tenant, &order, left, false, actor).await?;
     }
-    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let cancelled = orders::cancel(&mut tx, order_id, reason).await?;
     audit::record(
         &mut tx,
@@ -349,7 +382,9 @@ pub fn tracking_url(carrier: &str, number: &str) -> Option<String> {
         "dhl" => "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id=",
         "royal mail" => "https://www.royalmail.com/track-your-item#/tracking-results/",
         "dpd" => "https://track.dpd.co.uk/parcels/",
-        "canada post" => "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor=",
+        "canada post" => {
+            "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor="
+        }
         "australia post" => "https://auspost.com.au/mypost/track/#/details/",
         _ => return None,
     };

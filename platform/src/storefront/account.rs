@@ -100,6 +100,22 @@ struct AccountView<'a> {
     notice: Option<&'a str>,
 }
 
+/// The customer signed in to this store in this session, if any (checkout uses it whether
+/// or not accounts are switched on now).
+pub async fn signed_in_customer(
+    session: &Session,
+    tenant_id: Uuid,
+) -> Result<Option<Uuid>, AppError> {
+    let store: Option<Uuid> = session
+        .get(CUSTOMER_TENANT_KEY)
+        .await
+        .map_err(session_error)?;
+    if store != Some(tenant_id) {
+        return Ok(None);
+    }
+    session.get(CUSTOMER_KEY).await.map_err(session_error)
+}
+
 /// A shopper's request on a store with accounts switched on (a 404 otherwise).
 pub struct Shopper {
     app: AppState,
@@ -136,15 +152,7 @@ impl FromRequestParts<AppState> for Shopper {
 impl Shopper {
     /// The signed-in customer's id, if the session signed in to this store.
     async fn customer_id(&self) -> Result<Option<Uuid>, AppError> {
-        let store: Option<Uuid> = self
-            .session
-            .get(CUSTOMER_TENANT_KEY)
-            .await
-            .map_err(session_error)?;
-        if store != Some(self.tenant.id) {
-            return Ok(None);
-        }
-        self.session.get(CUSTOMER_KEY).await.map_err(session_error)
+        signed_in_customer(&self.session, self.tenant.id).await
     }
 
     async fn sign_in(&self, customer: Uuid) -> Result<(), AppError> {

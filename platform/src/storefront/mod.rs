@@ -5,11 +5,14 @@ mod assets;
 mod bench;
 mod cart;
 mod catalog;
+mod checkout;
 mod contact;
 mod content;
+pub mod countries;
 mod home;
 pub mod layout;
 mod media;
+mod orders;
 mod policies;
 mod search;
 mod seo;
@@ -41,6 +44,20 @@ pub fn router() -> Router<AppState> {
         .route("/cart/add", post(cart::add_to_cart))
         .route("/cart/change", post(cart::change_cart))
         .route("/cart/remove", post(cart::remove_from_cart))
+        .route(
+            "/checkout",
+            get(checkout::show_checkout).post(checkout::submit_checkout),
+        )
+        .route("/orders/{token}", get(orders::show_order))
+        .route(
+            "/orders/{token}/pay",
+            get(orders::show_pay).post(orders::submit_pay),
+        )
+        .route("/orders/{token}/invoice", get(orders::show_invoice))
+        .route(
+            "/webhooks/{gateway}",
+            post(crate::payments::webhook::receive),
+        )
         .route(
             "/contact",
             get(contact::show_contact).post(contact::send_contact),

@@ -28,7 +28,10 @@ pub async fn set_payment(
     .execute(conn)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::invalid("status", "the order is not awaiting payment"));
+        return Err(StoreError::invalid(
+            "status",
+            "the order is not awaiting payment",
+        ));
     }
     Ok(())
 }
