@@ -36,17 +36,26 @@ pub enum Scope {
     ContentRead,
     /// Create, change and delete pages and articles.
     ContentWrite,
+    /// Read orders.
+    OrdersRead,
+    /// Cancel, fulfil and refund orders.
+    OrdersWrite,
+    /// Read customers.
+    CustomersRead,
 }
 
 impl Scope {
     /// Every scope, in the order the admin lists them.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 9] = [
         Scope::ProductsRead,
         Scope::ProductsWrite,
         Scope::InventoryRead,
         Scope::InventoryWrite,
         Scope::ContentRead,
         Scope::ContentWrite,
+        Scope::OrdersRead,
+        Scope::OrdersWrite,
+        Scope::CustomersRead,
     ];
 
     /// The scope's name (`products:read`).
@@ -58,6 +67,9 @@ impl Scope {
             Self::InventoryWrite => "inventory:write",
             Self::ContentRead => "content:read",
             Self::ContentWrite => "content:write",
+            Self::OrdersRead => "orders:read",
+            Self::OrdersWrite => "orders:write",
+            Self::CustomersRead => "customers:read",
         }
     }
 
@@ -74,6 +86,7 @@ impl Scope {
                 (Self::ProductsWrite, Self::ProductsRead)
                     | (Self::InventoryWrite, Self::InventoryRead)
                     | (Self::ContentWrite, Self::ContentRead)
+                    | (Self::OrdersWrite, Self::OrdersRead)
             )
     }
 }

@@ -489,6 +489,7 @@ pub async fn serve(
                 &media,
                 &tenant,
                 demo.sample_products,
+                settings.environment == crate::config::Environment::Production,
                 &mut *console.out,
             )
             .await

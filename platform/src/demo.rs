@@ -103,6 +103,7 @@ pub async fn seed(
     media: &MediaStore,
     tenant: &Tenant,
     sample_products: usize,
+    production: bool,
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
     let mut tx = tenant_store::begin(pool, &tenant.schema).await?;
@@ -180,6 +181,18 @@ pub async fn seed(
     if pages::count_pages(&mut tx).await? == 0 {
         writeln!(out, "seeding the demo pages, blog posts and menus")?;
         seed_content(&mut tx).await.context("seeding content")?;
+    }
+    if tenant_store::payments::list_gateways(&mut tx)
+        .await?
+        .is_empty()
+    {
+        writeln!(
+            out,
+            "setting up checkout: shipping rates and payment methods"
+        )?;
+        seed_checkout(&mut tx, production)
+            .await
+            .context("seeding checkout")?;
     }
     tx.commit().await?;
 
@@ -262,6 +275,45 @@ const POSTS: &[(&str, &str, &str, &[&str], i64)] = &[
         3,
     ),
 ];
+
+/// Checkout for the demo store: standard shipping anywhere (free from 75.00), express,
+/// and payment by bank transfer, plus the test card form outside production.
+async fn seed_checkout(conn: &mut sqlx::PgConnection, production: bool) -> anyhow::Result<()> {
+    use tenant_store::pricing::ShippingRule;
+    use tenant_store::shipping::{self, ShippingRateInput};
+    let rates = [
+        (
+            "Standard",
+            ShippingRule::FreeOver {
+                price_minor: 490,
+                threshold_minor: 7500,
+            },
+        ),
+        ("Express", ShippingRule::Flat { price_minor: 1490 }),
+    ];
+    for (position, (name, rule)) in rates.into_iter().enumerate() {
+        shipping::create_rate(
+            conn,
+            &ShippingRateInput {
+                name: name.into(),
+                countries: Vec::new(),
+                rule,
+                position: position as i32,
+            },
+        )
+        .await?;
+    }
+    let manual = serde_json::json!({
+        "gateway": "manual",
+        "instructions": "Transfer the total to IBAN DE00 0000 0000 0000 0000 00, quoting your order number.",
+    });
+    tenant_store::payments::save_gateway(conn, "manual", true, "Bank transfer", &manual).await?;
+    if !production {
+        let test = serde_json::json!({ "gateway": "test" });
+        tenant_store::payments::save_gateway(conn, "test", true, "Card (test mode)", &test).await?;
+    }
+    Ok(())
+}
 
 /// The demo store's pages, blog posts, and main and footer menus linking to them and to the
 /// demo collections.

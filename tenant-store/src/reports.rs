@@ -430,6 +430,56 @@ pub async fn sales_report(
     })
 }
 
+/// The dashboard's figures: today's orders and sales, and the open orders waiting on the
+/// shopper (payment) or on the merchant (shipping).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct TodayFigures {
+    /// Orders placed today, whatever their status.
+    pub orders: i64,
+    /// Σ totals of today's orders that count as sales (in `currency`).
+    pub sales_minor: i64,
+    /// Open orders not paid yet.
+    pub awaiting_payment: i64,
+    /// Open, paid orders with units left to ship.
+    pub awaiting_shipment: i64,
+}
+
+/// [`TodayFigures`] for today in `timezone` (a name [`effective_timezone`] returned), the
+/// sales counted in `currency`; one query.
+pub async fn today_figures(
+    conn: &mut PgConnection,
+    timezone: &str,
+    currency: &str,
+) -> Result<TodayFigures, StoreError> {
+    let sql = format!(
+        "WITH day AS (SELECT (now() AT TIME ZONE $1)::date AS d), \
+         bounds AS ( \
+           SELECT (d::timestamp AT TIME ZONE $1) AS start, \
+                  ((d + 1)::timestamp AT TIME ZONE $1) AS stop FROM day \
+         ) \
+         SELECT count(*) FILTER (WHERE o.placed_at >= b.start AND o.placed_at < b.stop)::bigint \
+                  AS orders, \
+                COALESCE(sum(o.total_minor) FILTER ( \
+                  WHERE o.placed_at >= b.start AND o.placed_at < b.stop \
+                    AND o.financial_status IN {SOLD} AND o.currency = $2), 0)::bigint \
+                  AS sales_minor, \
+                count(*) FILTER ( \
+                  WHERE o.status = 'open' AND o.financial_status = 'pending')::bigint \
+                  AS awaiting_payment, \
+                count(*) FILTER ( \
+                  WHERE o.status = 'open' \
+                    AND o.financial_status IN ('paid', 'partially_refunded') \
+                    AND o.fulfillment_status IN ('unfulfilled', 'partially_fulfilled'))::bigint \
+                  AS awaiting_shipment \
+         FROM orders o CROSS JOIN bounds b"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(timezone)
+        .bind(currency)
+        .fetch_one(conn)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,14 +2,32 @@
 
 use axum::extract::State;
 use axum::response::Html;
+use billing::Currency;
 use serde::Serialize;
 use tenant_store::catalog::{self, inventory};
+use tenant_store::reports;
 use tenant_store::settings::{self, StoreSettings};
 
 use super::chrome::Chrome;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::storefront::layout::display_money;
+
+/// Today's orders and sales, and the orders waiting on someone.
+#[derive(Serialize)]
+struct TodayView {
+    /// Orders placed today (store time).
+    orders: i64,
+    /// Today's sales, formatted in the store's currency.
+    sales: String,
+    /// Open orders not paid yet.
+    awaiting_payment: i64,
+    /// Open, paid orders with units left to ship.
+    awaiting_shipment: i64,
+    /// The time zone "today" is counted in.
+    timezone: String,
+}
 
 #[derive(Serialize)]
 struct DashboardView {
@@ -20,6 +38,8 @@ struct DashboardView {
     product_count: i64,
     low_stock: Vec<inventory::LowStock>,
     low_stock_threshold: i32,
+    /// Only for members who may see orders or reports.
+    today: Option<TodayView>,
 }
 
 /// The dashboard.
@@ -35,6 +55,21 @@ pub async fn show_dashboard(
     let low_stock_threshold: i32 = sqlx::query_scalar("SELECT low_stock_threshold FROM settings")
         .fetch_one(&mut *tx)
         .await?;
+    let today = if merchant.can("reports") || merchant.can("orders") {
+        let currency = Currency::parse(&store.currency)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("store currency: {e}")))?;
+        let timezone = reports::effective_timezone(&mut tx, &store.timezone).await?;
+        let figures = reports::today_figures(&mut tx, &timezone, currency.as_str()).await?;
+        Some(TodayView {
+            orders: figures.orders,
+            sales: display_money(figures.sales_minor, currency),
+            awaiting_payment: figures.awaiting_payment,
+            awaiting_shipment: figures.awaiting_shipment,
+            timezone,
+        })
+    } else {
+        None
+    };
     tx.commit().await?;
     let email_verified: bool = sqlx::query_scalar(
         "SELECT email_verified_at IS NOT NULL FROM platform.users WHERE id = $1",
@@ -50,6 +85,7 @@ pub async fn show_dashboard(
         product_count,
         low_stock,
         low_stock_threshold,
+        today,
     };
     Ok(Html(app.views.render("admin/dashboard.html", &view)?))
 }

@@ -22,10 +22,8 @@ use crate::api_tokens::Scope;
 use crate::app::AppState;
 use crate::error::AppError;
 
-/// Reading customers. The token scopes have no `customers:*` yet: whoever may read orders
-/// already sees their customers' emails and addresses, so the orders' stand-in scope is
-/// used (see [`super::orders::ORDERS_READ`]).
-const CUSTOMERS_READ: Scope = super::orders::ORDERS_READ;
+/// Reading customers.
+const CUSTOMERS_READ: Scope = Scope::CustomersRead;
 
 /// Routes of this part of the API.
 pub fn router() -> Router<AppState> {
@@ -40,7 +38,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A customer as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerJson {
     id: Uuid,
     email: String,
@@ -51,6 +49,7 @@ pub struct CustomerJson {
     /// Σ totals of paid (and since refunded) orders.
     total_spent: String,
     /// `enabled` with an account, `disabled` for a guest from checkout.
+    #[schema(value_type = String, example = "enabled")]
     state: &'static str,
     store_credit: String,
     currency: String,
@@ -80,19 +79,19 @@ async fn store_currency(conn: &mut PgConnection) -> Result<Currency, ApiError> {
 }
 
 /// `{"customers": [...]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerList {
     customers: Vec<CustomerJson>,
 }
 
 /// `{"customer": {...}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerEnvelope {
     customer: CustomerJson,
 }
 
 /// `{"count": N}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerCount {
     count: i64,
 }
@@ -120,6 +119,22 @@ async fn page(
 }
 
 /// `GET /admin/api/v1/customers.json`: newest first; `limit`, `page_info`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/customers",
+    tag = "customers",
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 250 (default 50)"),
+        ("page_info" = Option<String>, Query, description = "Cursor from the previous page's `Link` header"),
+    ),
+    responses(
+        (status = 200, description = "A page of customers, newest first; a `Link: <...>; rel=\"next\"` header points at the next one", body = CustomerList),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks customers:read"),
+        (status = 422, description = "A bad `limit` or `page_info`"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn list_customers(
     State(app): State<AppState>,
     client: ApiClient,
@@ -150,6 +165,23 @@ fn search_text(query: &str) -> String {
 
 /// `GET /admin/api/v1/customers/search.json?query=...`: customers whose email or name
 /// contains the text, newest first; `limit`, `page_info`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/customers/search",
+    tag = "customers",
+    params(
+        ("query" = Option<String>, Query, description = "Text matched against email and name; Shopify's `email:`, `first_name:`, `last_name:` and `name:` prefixes are accepted"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 250 (default 50)"),
+        ("page_info" = Option<String>, Query, description = "Cursor from the previous page's `Link` header"),
+    ),
+    responses(
+        (status = 200, description = "A page of matching customers, newest first; a `Link: <...>; rel=\"next\"` header points at the next one", body = CustomerList),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks customers:read"),
+        (status = 422, description = "A bad `limit` or `page_info`"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn search_customers(
     State(app): State<AppState>,
     client: ApiClient,
@@ -183,6 +215,17 @@ pub async fn search_customers(
 }
 
 /// `GET /admin/api/v1/customers/count.json`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/customers/count",
+    tag = "customers",
+    responses(
+        (status = 200, description = "How many customers the store has", body = CustomerCount),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks customers:read"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn count_customers(
     State(app): State<AppState>,
     client: ApiClient,
@@ -195,6 +238,19 @@ pub async fn count_customers(
 }
 
 /// `GET /admin/api/v1/customers/{id}.json`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/customers/{id}",
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "The customer's id (a `.json` suffix is accepted)")),
+    responses(
+        (status = 200, description = "The customer with their order count, total spent and store credit", body = CustomerEnvelope),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks customers:read"),
+        (status = 404, description = "No such customer in this store"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn show_customer(
     State(app): State<AppState>,
     client: ApiClient,

@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{articles, collections, inventory, pages, products};
+use super::{articles, collections, customers, inventory, orders, pages, products};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -16,8 +16,10 @@ use super::{articles, collections, inventory, pages, products};
     info(
         title = "Storefront Admin API",
         version = "v1",
-        description = "A store's catalog and content as JSON, in the shapes and field names of Shopify's \
-                       Admin REST API. Every path also answers with a `.json` suffix \
+        description = "A store's catalog, content, orders and customers as JSON, in the shapes and \
+                       field names of Shopify's Admin REST API. Orders can be listed, read, \
+                       cancelled, fulfilled and refunded; customers listed, searched and read. \
+                       Every path also answers with a `.json` suffix \
                        (`/admin/api/v1/products.json`). Authenticate with a token created in \
                        the admin (Settings → API tokens) or with `storefront token create`, \
                        sent as `Authorization: Bearer <token>` or `X-Shopify-Access-Token`. \
@@ -49,6 +51,16 @@ use super::{articles, collections, inventory, pages, products};
         collections::show_custom_collection,
         collections::show_smart_collection,
         collections::show_collection,
+        orders::list_orders,
+        orders::count_orders,
+        orders::show_order,
+        orders::cancel_order,
+        orders::create_fulfillment,
+        orders::create_refund,
+        customers::list_customers,
+        customers::count_customers,
+        customers::search_customers,
+        customers::show_customer,
     ),
     components(schemas(
         products::ProductEnvelope,
@@ -89,6 +101,21 @@ use super::{articles, collections, inventory, pages, products};
         collections::CustomCollectionEnvelope,
         collections::SmartCollectionEnvelope,
         collections::CollectionEnvelope,
+        orders::OrderJson,
+        orders::OrderEnvelope,
+        orders::OrderList,
+        orders::OrderListItemJson,
+        orders::OrderCount,
+        orders::AddressJson,
+        orders::LineItemJson,
+        orders::ShippingLineJson,
+        orders::DiscountCodeJson,
+        orders::TaxLineJson,
+        orders::OrderCustomerJson,
+        customers::CustomerJson,
+        customers::CustomerList,
+        customers::CustomerEnvelope,
+        customers::CustomerCount,
     )),
     modifiers(&TokenSchemes),
     tags(
@@ -97,9 +124,28 @@ use super::{articles, collections, inventory, pages, products};
         (name = "collections", description = "Manual (custom) and automatic (smart) collections"),
         (name = "pages", description = "Content pages (About, FAQ, ...)"),
         (name = "articles", description = "Blogs and their articles"),
+        (name = "orders", description = "Orders, and cancelling, fulfilling and refunding them"),
+        (name = "customers", description = "Customers with their order count, total spent and store credit"),
     )
 )]
 struct ApiDoc;
+
+/// `{"fulfillment": {...}}`: the answer of `orders/{id}/fulfillments`, which the handler
+/// builds as JSON (only the document needs this type).
+#[derive(ToSchema)]
+pub(super) struct FulfillmentEnvelope<T> {
+    /// The units shipped.
+    #[expect(dead_code, reason = "never built: it only describes the answer")]
+    pub fulfillment: T,
+}
+
+/// `{"refund": {...}}`: the answer of `orders/{id}/refunds` (see [`FulfillmentEnvelope`]).
+#[derive(ToSchema)]
+pub(super) struct RefundEnvelope<T> {
+    /// The refund given.
+    #[expect(dead_code, reason = "never built: it only describes the answer")]
+    pub refund: T,
+}
 
 /// The two ways to present a token.
 struct TokenSchemes;
@@ -156,8 +202,50 @@ mod tests {
             "/admin/api/v1/custom_collections",
             "/admin/api/v1/smart_collections/{id}",
             "/admin/api/v1/collections/{id}",
+            "/admin/api/v1/orders",
+            "/admin/api/v1/orders/{id}",
+            "/admin/api/v1/orders/count",
+            "/admin/api/v1/orders/{id}/cancel",
+            "/admin/api/v1/orders/{id}/fulfillments",
+            "/admin/api/v1/orders/{id}/refunds",
+            "/admin/api/v1/customers",
+            "/admin/api/v1/customers/{id}",
+            "/admin/api/v1/customers/count",
+            "/admin/api/v1/customers/search",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
+    }
+
+    #[test]
+    fn order_actions_answer_their_envelopes() {
+        let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        for (path, field) in [
+            ("/admin/api/v1/orders/{id}/fulfillments", "fulfillment"),
+            ("/admin/api/v1/orders/{id}/refunds", "refund"),
+        ] {
+            let post = &doc["paths"][path]["post"];
+            assert_eq!(post["tags"][0], "orders", "{path}");
+            let reference =
+                post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{path} answers no schema"));
+            let name = reference.trim_start_matches("#/components/schemas/");
+            assert!(
+                schemas[name]["properties"][field].is_object(),
+                "{path}: {name} has no {field}"
+            );
+        }
+        for schema in [
+            "OrderEnvelope",
+            "OrderList",
+            "CustomerEnvelope",
+            "CustomerList",
+        ] {
+            assert!(schemas[schema].is_object(), "{schema} missing");
+        }
+        let description = doc["info"]["description"].as_str().unwrap();
+        assert!(description.contains("orders and customers"));
     }
 }

@@ -25,11 +25,10 @@ use crate::error::AppError;
 use crate::extract::request_base_url;
 use crate::payments::flow::{self, Shipment};
 
-/// Reading orders. The token scopes have no `orders:*` yet: orders hold stock, so the
-/// inventory scopes stand in for them.
-pub(super) const ORDERS_READ: Scope = Scope::InventoryRead;
-/// Changing orders (cancel, fulfil, refund); see [`ORDERS_READ`].
-pub(super) const ORDERS_WRITE: Scope = Scope::InventoryWrite;
+/// Reading orders.
+pub(super) const ORDERS_READ: Scope = Scope::OrdersRead;
+/// Changing orders (cancel, fulfil, refund).
+pub(super) const ORDERS_WRITE: Scope = Scope::OrdersWrite;
 
 /// Routes of this part of the API.
 pub fn router() -> Router<AppState> {
@@ -75,7 +74,7 @@ fn fulfillment_status(s: &str) -> Option<&'static str> {
 }
 
 /// `{first_name, ..., country_code, phone}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddressJson {
     first_name: String,
     last_name: String,
@@ -107,7 +106,7 @@ impl AddressJson {
 }
 
 /// A line as Shopify shows it; `id` is the line's 1-based position.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineItemJson {
     id: i32,
     variant_id: Option<Uuid>,
@@ -122,21 +121,21 @@ pub struct LineItemJson {
 }
 
 /// `{title, price}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShippingLineJson {
     title: String,
     price: String,
 }
 
 /// `{code, amount}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DiscountCodeJson {
     code: String,
     amount: String,
 }
 
 /// `{title, rate, price}`; `rate` is a fraction (0.0725).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaxLineJson {
     title: String,
     rate: f64,
@@ -144,14 +143,14 @@ pub struct TaxLineJson {
 }
 
 /// `{id, email}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderCustomerJson {
     id: Uuid,
     email: String,
 }
 
 /// An order as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderJson {
     id: Uuid,
     name: String,
@@ -161,6 +160,7 @@ pub struct OrderJson {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     financial_status: String,
+    #[schema(value_type = Option<String>, example = "partial")]
     fulfillment_status: Option<&'static str>,
     cancelled_at: Option<DateTime<Utc>>,
     cancel_reason: Option<String>,
@@ -279,7 +279,7 @@ fn order_json(o: &Order, history: &[orders::OrderEvent]) -> OrderJson {
 }
 
 /// An order of the list: what one row of the order table holds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderListItemJson {
     id: Uuid,
     name: String,
@@ -288,6 +288,7 @@ pub struct OrderListItemJson {
     currency: String,
     created_at: DateTime<Utc>,
     financial_status: String,
+    #[schema(value_type = Option<String>, example = "partial")]
     fulfillment_status: Option<&'static str>,
     /// Whether the order was cancelled (its time is on the order itself).
     cancelled: bool,
@@ -312,7 +313,7 @@ fn list_item_json(o: &OrderSummary) -> OrderListItemJson {
 }
 
 /// `{"order": {...}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderEnvelope {
     order: OrderJson,
 }
@@ -402,13 +403,32 @@ fn parse_list(query: Option<&str>) -> Result<ListParams, AppError> {
 }
 
 /// `{"orders": [...]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderList {
     orders: Vec<OrderListItemJson>,
 }
 
 /// `GET /admin/api/v1/orders.json`: newest first; `status` (open, cancelled, any; default
 /// open), `financial_status`, `fulfillment_status`, `limit`, `page_info`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/orders",
+    tag = "orders",
+    params(
+        ("status" = Option<String>, Query, description = "open (the default), cancelled or any"),
+        ("financial_status" = Option<String>, Query, description = "any, pending, paid, partially_refunded, refunded, failed or voided"),
+        ("fulfillment_status" = Option<String>, Query, description = "any, shipped (or fulfilled), partial or unshipped (or unfulfilled)"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 250 (default 50)"),
+        ("page_info" = Option<String>, Query, description = "Cursor from the previous page's `Link` header"),
+    ),
+    responses(
+        (status = 200, description = "A page of order summaries, newest first; a `Link: <...>; rel=\"next\"` header points at the next one", body = OrderList),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks orders:read"),
+        (status = 422, description = "A bad filter, `limit` or `page_info`; `errors` names it"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn list_orders(
     State(app): State<AppState>,
     client: ApiClient,
@@ -435,12 +455,29 @@ pub async fn list_orders(
 }
 
 /// `{"count": N}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderCount {
     count: i64,
 }
 
 /// `GET /admin/api/v1/orders/count.json`: with the list's filters (`status` default open).
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/orders/count",
+    tag = "orders",
+    params(
+        ("status" = Option<String>, Query, description = "open (the default), cancelled or any"),
+        ("financial_status" = Option<String>, Query, description = "any, pending, paid, partially_refunded, refunded, failed or voided"),
+        ("fulfillment_status" = Option<String>, Query, description = "any, shipped (or fulfilled), partial or unshipped (or unfulfilled)"),
+    ),
+    responses(
+        (status = 200, description = "How many orders match the filters", body = OrderCount),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks orders:read"),
+        (status = 422, description = "A bad filter; `errors` names it"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn count_orders(
     State(app): State<AppState>,
     client: ApiClient,
@@ -481,6 +518,19 @@ async fn order_body(app: &AppState, client: &ApiClient, id: Uuid) -> Result<Orde
 }
 
 /// `GET /admin/api/v1/orders/{id}.json`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/orders/{id}",
+    tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id (a `.json` suffix is accepted)")),
+    responses(
+        (status = 200, description = "The order with its lines, addresses and tax lines", body = OrderEnvelope),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks orders:read"),
+        (status = 404, description = "No such order in this store"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn show_order(
     State(app): State<AppState>,
     client: ApiClient,
@@ -494,7 +544,7 @@ pub async fn show_order(
 
 /// `{"reason": "customer"}` (Shopify's reasons: customer, fraud, inventory, declined,
 /// other; any short text is kept).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct CancelRequest {
     #[serde(default)]
     reason: Option<String>,
@@ -507,6 +557,22 @@ fn is_empty(body: &JsonBody) -> bool {
 
 /// `POST /admin/api/v1/orders/{id}/cancel.json`: cancels an unfulfilled order (a paid one
 /// is refunded in full first); answers `{"order": {...}}`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/orders/{id}/cancel",
+    tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id (a `.json` suffix is accepted)")),
+    request_body(content = Option<CancelRequest>, description = "Optional: an empty body cancels with reason `other`"),
+    responses(
+        (status = 200, description = "The order as cancelled", body = OrderEnvelope),
+        (status = 400, description = "The body is not JSON"),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks orders:write"),
+        (status = 404, description = "No such order in this store"),
+        (status = 422, description = "The order cannot be cancelled (already cancelled or shipped) or the reason is too long; `errors` names the field"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn cancel_order(
     State(app): State<AppState>,
     client: ApiClient,
@@ -536,12 +602,12 @@ pub async fn cancel_order(
 }
 
 /// `{"fulfillment": {...}}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct FulfillmentRequest {
     fulfillment: FulfillmentFields,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct FulfillmentFields {
     #[serde(default)]
     tracking_number: Option<String>,
@@ -554,7 +620,7 @@ struct FulfillmentFields {
     line_items: Option<Vec<FulfillmentLine>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct FulfillmentLine {
     /// The line's position (its `id` in the order).
     id: i32,
@@ -564,9 +630,10 @@ struct FulfillmentLine {
 }
 
 /// A fulfillment as the API answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct FulfillmentJson {
     order_id: Uuid,
+    #[schema(value_type = String, example = "success")]
     status: &'static str,
     tracking_company: String,
     tracking_number: String,
@@ -575,7 +642,7 @@ struct FulfillmentJson {
     created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct FulfilledLineJson {
     id: i32,
     quantity: i32,
@@ -602,6 +669,22 @@ fn fulfil_field_names(e: AppError) -> ApiError {
 
 /// `POST /admin/api/v1/orders/{id}/fulfillments.json`: ships units of a paid, open order
 /// (all that are left when `line_items` is left out); answers 201 `{"fulfillment": {...}}`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/orders/{id}/fulfillments",
+    tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id (a `.json` suffix is accepted)")),
+    request_body = FulfillmentRequest,
+    responses(
+        (status = 201, description = "The units shipped", body = super::openapi::FulfillmentEnvelope<FulfillmentJson>),
+        (status = 400, description = "The body is not JSON"),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks orders:write"),
+        (status = 404, description = "No such order in this store"),
+        (status = 422, description = "The order cannot ship (unpaid, cancelled, nothing left) or a line is wrong; `errors` names the field"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn create_fulfillment(
     State(app): State<AppState>,
     client: ApiClient,
@@ -702,14 +785,15 @@ pub async fn create_fulfillment(
 }
 
 /// `{"refund": {"amount": "12.50", "restock": true}}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RefundRequest {
     refund: RefundFields,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RefundFields {
     #[serde(default)]
+    #[schema(example = "12.50")]
     amount: Option<String>,
     #[serde(default)]
     restock: bool,
@@ -718,7 +802,7 @@ struct RefundFields {
 }
 
 /// A refund as the API answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RefundJson {
     order_id: Uuid,
     amount: String,
@@ -732,6 +816,22 @@ struct RefundJson {
 /// the order's currency) through the order's gateway, restocking unshipped units with
 /// `restock`; answers 201 `{"refund": {...}}`. More than is left to refund is a 422 naming
 /// `amount`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/orders/{id}/refunds",
+    tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id (a `.json` suffix is accepted)")),
+    request_body = RefundRequest,
+    responses(
+        (status = 201, description = "The refund given", body = super::openapi::RefundEnvelope<RefundJson>),
+        (status = 400, description = "The body is not JSON"),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "The token lacks orders:write"),
+        (status = 404, description = "No such order in this store"),
+        (status = 422, description = "A missing or malformed `amount`, more than is left to refund, or an unpaid order; `errors` names the field"),
+    ),
+    security(("bearer" = []), ("shopify_access_token" = []))
+)]
 pub async fn create_refund(
     State(app): State<AppState>,
     client: ApiClient,

@@ -15,7 +15,7 @@ use tenant_store::customers::{self, Address, Customer};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::layout::{self, Shop};
+use super::layout::{self, Shop, display_money};
 use crate::accounts::{self, Email};
 use crate::app::AppState;
 use crate::csrf;
@@ -97,7 +97,21 @@ struct AccountView<'a> {
     errors: BTreeMap<String, String>,
     customer: Option<Customer>,
     addresses: Vec<Address>,
+    orders: Vec<OrderRow>,
+    store_credit: Option<String>,
     notice: Option<&'a str>,
+}
+
+/// A past order in the account's history.
+#[derive(Serialize)]
+struct OrderRow {
+    number: i64,
+    url: String,
+    placed_at: String,
+    total: String,
+    status: String,
+    financial_status: String,
+    fulfillment_status: String,
 }
 
 /// The customer signed in to this store in this session, if any (checkout uses it whether
@@ -194,6 +208,30 @@ impl Shopper {
             },
             None => (None, Vec::new()),
         };
+        let (orders, store_credit) = match (&customer, page.template) {
+            (Some(c), ACCOUNT) => {
+                let currency = shop.currency()?;
+                let list = tenant_store::orders::list_for_customer(&mut tx, c.id, 50).await?;
+                let balance = tenant_store::credit::balance(&mut tx, c.id).await?;
+                let rows = list
+                    .into_iter()
+                    .map(|o| OrderRow {
+                        number: o.number,
+                        url: format!("/orders/{}", o.token),
+                        placed_at: o.placed_at.format("%Y-%m-%d").to_string(),
+                        total: display_money(o.total_minor, currency),
+                        status: o.status,
+                        financial_status: o.financial_status,
+                        fulfillment_status: o.fulfillment_status,
+                    })
+                    .collect();
+                (
+                    rows,
+                    (balance > 0).then(|| display_money(balance, currency)),
+                )
+            }
+            _ => (Vec::new(), None),
+        };
         tx.commit().await?;
         let view = AccountView {
             shop,
@@ -202,6 +240,8 @@ impl Shopper {
             errors: page.errors,
             customer,
             addresses,
+            orders,
+            store_credit,
             notice: page.notice,
         };
         layout::page_with_status(&self.app, &self.tenant, page.status, page.template, &view).await

@@ -404,6 +404,44 @@ pub async fn list_orders(
     })
 }
 
+/// An order as the shopper's account lists it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct CustomerOrder {
+    /// Order number.
+    pub number: i64,
+    /// Secret of the order page.
+    pub token: String,
+    /// When placed.
+    pub placed_at: DateTime<Utc>,
+    /// Total, minor units.
+    pub total_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// `open` or `cancelled`.
+    pub status: String,
+    /// Payment status.
+    pub financial_status: String,
+    /// Shipping status.
+    pub fulfillment_status: String,
+}
+
+/// A customer's orders for their account page, newest first (at most `limit`).
+pub async fn list_for_customer(
+    conn: &mut PgConnection,
+    customer_id: Uuid,
+    limit: i64,
+) -> Result<Vec<CustomerOrder>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT number, token, placed_at, total_minor, currency, status, financial_status, \
+           fulfillment_status \
+         FROM orders WHERE customer_id = $1 ORDER BY number DESC LIMIT $2",
+    )
+    .bind(customer_id)
+    .bind(limit.clamp(1, 250))
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Records an event in the order's history and in the outbox (`order.<kind>`).
 async fn record(
     conn: &mut PgConnection,

@@ -220,9 +220,11 @@ pub async fn fulfil(
     }
     for l in lines {
         let done = sqlx::query(
-            "UPDATE order_lines SET fulfilled_quantity = fulfilled_quantity + $3 \
+            "UPDATE order_lines l SET fulfilled_quantity = fulfilled_quantity + $3 \
              WHERE order_id = $1 AND position = $2 AND $3 > 0 \
-               AND fulfilled_quantity + $3 <= quantity",
+               AND fulfilled_quantity + $3 <= quantity \
+               AND NOT EXISTS (SELECT 1 FROM stock_reservations r WHERE r.order_id = l.order_id \
+                               AND r.variant_id = l.variant_id AND r.state = 'released')",
         )
         .bind(id)
         .bind(l.position)
@@ -234,14 +236,19 @@ pub async fn fulfil(
             return Err(StoreError::invalid(
                 "lines",
                 format!(
-                    "line {} has no {} unit(s) left to ship",
+                    "line {} has no {} unit(s) left to ship (units restocked by a refund are \
+                     not shipped)",
                     l.position, l.quantity
                 ),
             ));
         }
     }
     let complete: bool = sqlx::query_scalar(
-        "SELECT bool_and(fulfilled_quantity = quantity) FROM order_lines WHERE order_id = $1",
+        // Units given back to stock by a refund are not shipped any more.
+        "SELECT bool_and(l.fulfilled_quantity = l.quantity OR EXISTS ( \
+             SELECT 1 FROM stock_reservations r WHERE r.order_id = l.order_id \
+             AND r.variant_id = l.variant_id AND r.state = 'released')) \
+         FROM order_lines l WHERE l.order_id = $1",
     )
     .bind(id)
     .fetch_one(&mut *conn)

@@ -347,7 +347,7 @@ async fn orders_are_listed_filtered_counted_and_read_in_shopifys_shape() {
     let api = Api::new(
         &app,
         "apiordlist",
-        &token(&app, "apiordlist", "erp", "inventory:read").await,
+        &token(&app, "apiordlist", "erp", "orders:read,customers:read").await,
     );
 
     // Default: open orders, newest first.
@@ -524,7 +524,7 @@ async fn orders_are_listed_filtered_counted_and_read_in_shopifys_shape() {
     );
     let refused = content.get("/admin/api/v1/orders.json").await;
     assert_eq!(refused.status, 403);
-    assert_eq!(refused.json["error"]["required_scope"], "inventory:read");
+    assert_eq!(refused.json["error"]["required_scope"], "orders:read");
     let refused = content.get("/admin/api/v1/customers.json").await;
     assert_eq!(refused.status, 403);
 }
@@ -569,7 +569,7 @@ async fn cancel_fulfil_and_refund_through_the_api_change_the_order() {
     let reader = Api::new(
         &app,
         "apiordact",
-        &token(&app, "apiordact", "viewer", "inventory:read").await,
+        &token(&app, "apiordact", "viewer", "orders:read").await,
     );
     let refused = reader
         .post(
@@ -583,7 +583,7 @@ async fn cancel_fulfil_and_refund_through_the_api_change_the_order() {
     let api = Api::new(
         &app,
         "apiordact",
-        &token(&app, "apiordact", "warehouse", "inventory:write").await,
+        &token(&app, "apiordact", "warehouse", "orders:write").await,
     );
 
     // Part of the first line ships, then the rest.
@@ -794,7 +794,7 @@ async fn customers_are_listed_searched_counted_and_read_with_their_orders() {
     let api = Api::new(
         &app,
         "apicust",
-        &token(&app, "apicust", "crm", "inventory:read").await,
+        &token(&app, "apicust", "crm", "customers:read,orders:read").await,
     );
     let list = api.get("/admin/api/v1/customers.json").await;
     assert_eq!(list.status, 200, "{}", list.text);
@@ -1078,7 +1078,7 @@ async fn customers_need_the_permission_and_other_stores_are_out_of_reach() {
     let api = Api::new(
         &app,
         "custmine",
-        &token(&app, "custmine", "all", "inventory:write").await,
+        &token(&app, "custmine", "all", "customers:read,orders:write").await,
     );
     let list = api.get("/admin/api/v1/customers.json").await;
     assert_eq!(emails(&list), ["me@example.com"]);
@@ -1124,7 +1124,7 @@ async fn customers_need_the_permission_and_other_stores_are_out_of_reach() {
     assert_eq!(untouched.fulfillment_status, "unfulfilled");
 
     // Their token does not work here.
-    let theirs_token = token(&app, "custtheirs", "x", "inventory:read").await;
+    let theirs_token = token(&app, "custtheirs", "x", "customers:read,orders:read").await;
     let wrong = Api::new(&app, "custmine", &theirs_token);
     assert_eq!(wrong.get("/admin/api/v1/orders.json").await.status, 401);
 }

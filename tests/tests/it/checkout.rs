@@ -671,6 +671,19 @@ async fn store_credit_pays_for_signed_in_customers_within_their_balance() {
         scalar::<i64>(&app, &t, "SELECT count(*) FROM store_credit_ledger").await,
         2
     );
+    // The account lists the order, linked to its page, and what credit is left.
+    let account = shopper.get("/account").await;
+    let token: String = scalar(&app, &t, "SELECT token FROM orders").await;
+    assert!(
+        account.body.contains(&format!("/orders/{token}")),
+        "{}",
+        account.body
+    );
+    assert!(
+        account.body.contains("data-store-credit>€1.20<"),
+        "{}",
+        account.body
+    );
     // Guests are not offered store credit.
     let mut guest = app.browser(&TestApp::store_host("checkout-credit"));
     let page = cart_and_checkout(&mut guest, &v, "1").await;

@@ -502,7 +502,7 @@ async fn the_demo_store_has_pages_a_blog_and_menus() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("demo", "Demo").await;
     let mut out = Vec::new();
-    platform::demo::seed(&app.pool, &app.state.media, &tenant, 0, &mut out)
+    platform::demo::seed(&app.pool, &app.state.media, &tenant, 0, false, &mut out)
         .await
         .unwrap();
     let mut tx = begin(&app, &tenant).await;

@@ -992,3 +992,47 @@ async fn shipping_zones_rates_and_tax_rates_are_validated_and_applied() {
         700
     );
 }
+
+#[tokio::test]
+async fn units_restocked_by_a_refund_are_not_shipped_afterwards() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("restock", "Restock").await;
+    let mug = variant(&app, &t, "Mug", 1000, 10).await;
+    let o = place(&app, &t, &order(&[(mug, 3)], "r1")).await.unwrap();
+    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
+    orders::mark_paid(&mut tx, o.id, "pi_r", 3000)
+        .await
+        .unwrap();
+    orders::fulfil(
+        &mut tx,
+        o.id,
+        &[FulfilLine {
+            position: 1,
+            quantity: 1,
+        }],
+        "UPS",
+        "1Z",
+    )
+    .await
+    .unwrap();
+    // Two units are not coming: refunded and back on the shelf.
+    let refunded = orders::record_refund(&mut tx, o.id, 2000, true)
+        .await
+        .unwrap();
+    assert_eq!(refunded.financial_status, "partially_refunded");
+    let e = orders::fulfil(
+        &mut tx,
+        o.id,
+        &[FulfilLine {
+            position: 1,
+            quantity: 1,
+        }],
+        "UPS",
+        "1Z2",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&e), vec!["lines"]);
+    tx.commit().await.unwrap();
+    assert_eq!(stock(&app, &t, mug).await, 9, "10 − 3 sold + 2 restocked");
+}

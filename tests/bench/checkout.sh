@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Checkout benchmark: builds the release binaries, starts the demo store, and runs whole
+# guest checkouts through HTTP (add to cart, checkout page, place the order with the test
+# gateway, pay with the test card) from many concurrent shoppers. Reports completed
+# checkouts per second and the p50/p99 time of one whole checkout, twice: every order
+# buying the same variant (one hot stock row), and orders spread over many variants.
+#
+#   bash tests/bench/checkout.sh
+#   CLIENTS=32 SECONDS=15 bash tests/bench/checkout.sh
+#
+# Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${SECONDS_PER_RUN:-10}
+CLIENTS=${CLIENTS:-32}
+PORT=${PORT:-8766}
+ADMIN_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+DB=checkout_bench
+BENCH_URL="${ADMIN_URL%/*}/$DB"
+HOST="demo.bench.test"
+
+echo "building the release binaries"
+cargo build --release -p platform --bin storefront -p storefront-tests --bin checkout_load
+
+psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+DATA_DIR=$(mktemp -d)
+LOG="$DATA_DIR/server.log"
+cleanup() {
+  if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  rm -rf "$DATA_DIR"
+}
+trap cleanup EXIT
+
+echo "starting the demo store"
+# The mail goes to files in DATA_DIR (no SMTP server needed); the sweeper runs as usual.
+DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" LISTEN_ADDR="127.0.0.1:$PORT" \
+  PLATFORM_DOMAIN="bench.test" DATABASE_MAX_CONNECTIONS=${DATABASE_MAX_CONNECTIONS:-32} RUST_LOG=warn \
+  ./target/release/storefront demo --products 200 >"$LOG" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 600); do
+  if curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$PORT/"; then break; fi
+  if ! kill -0 "$SERVER" 2>/dev/null; then cat "$LOG"; echo "the server stopped"; exit 1; fi
+  sleep 1
+done
+SCHEMA=$(psql "$BENCH_URL" -Atq -c "SELECT schema_name FROM platform.tenants WHERE subdomain = 'demo'")
+# Stock that lasts the whole run, so every checkout can succeed.
+psql "$BENCH_URL" -q -c "SET search_path = $SCHEMA" \
+  -c "UPDATE variants SET inventory_quantity = 10000000, track_inventory = true" -c "VACUUM ANALYZE"
+ONE=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT p.handle FROM products p WHERE p.status = 'active' AND p.handle LIKE 'sample-%' AND (SELECT count(*) FROM variants v WHERE v.product_id = p.id) = 1 ORDER BY p.handle LIMIT 1")
+MANY=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT string_agg(handle, ',') FROM (SELECT p.handle FROM products p WHERE p.status = 'active' AND p.handle LIKE 'sample-%' AND (SELECT count(*) FROM variants v WHERE v.product_id = p.id) = 1 ORDER BY p.handle LIMIT 200) s")
+
+load() { # name handles
+  ./target/release/checkout_load --base "http://127.0.0.1:$PORT" --host "$HOST" \
+    --handles "$2" --clients "$CLIENTS" --seconds 3 >/dev/null
+  local out
+  out=$(./target/release/checkout_load --base "http://127.0.0.1:$PORT" --host "$HOST" \
+    --handles "$2" --clients "$CLIENTS" --seconds "$DURATION")
+  printf '%s\t%s\n' "$1" "$out"
+}
+
+echo
+echo "$CLIENTS concurrent shoppers, ${DURATION}s per run; one checkout = add to cart, checkout page, place order, pay"
+printf '%-28s %10s %14s %10s %10s %8s\n' run checkouts "checkouts/s" p50 p99 errors
+{
+  load "same variant" "$ONE"
+  load "200 variants" "$MANY"
+} | while IFS=$'\t' read -r name n rate p50 p99 errors; do
+  printf '%-28s %10s %14s %10s %10s %8s\n' "$name" "$n" "$rate" "$p50" "$p99" "$errors"
+done
+ORDERS=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT count(*) || ' orders, ' || count(*) FILTER (WHERE financial_status = 'paid') || ' paid' FROM orders")
+echo "in the database: $ORDERS"
