@@ -47,8 +47,9 @@ SCHEMA=$(psql "$BENCH_URL" -Atq -c "SELECT schema_name FROM platform.tenants WHE
 # Stock that lasts the whole run, so every checkout can succeed.
 psql "$BENCH_URL" -q -c "SET search_path = $SCHEMA" \
   -c "UPDATE variants SET inventory_quantity = 10000000, track_inventory = true" -c "VACUUM ANALYZE"
-ONE=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT p.handle FROM products p WHERE p.status = 'active' AND p.handle LIKE 'sample-%' AND (SELECT count(*) FROM variants v WHERE v.product_id = p.id) = 1 ORDER BY p.handle LIMIT 1")
-MANY=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT string_agg(handle, ',') FROM (SELECT p.handle FROM products p WHERE p.status = 'active' AND p.handle LIKE 'sample-%' AND (SELECT count(*) FROM variants v WHERE v.product_id = p.id) = 1 ORDER BY p.handle LIMIT 200) s")
+# Items as handle:variant-id.
+ONE=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT p.handle || ':' || (SELECT v.id FROM variants v WHERE v.product_id = p.id ORDER BY v.position, v.id LIMIT 1) AS item FROM products p WHERE p.status = 'active' AND p.handle LIKE 'sample-%' ORDER BY p.handle LIMIT 1")
+MANY=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT string_agg(item, ',') FROM (SELECT p.handle || ':' || (SELECT v.id FROM variants v WHERE v.product_id = p.id ORDER BY v.position, v.id LIMIT 1) AS item FROM products p WHERE p.status = 'active' AND p.handle LIKE 'sample-%' ORDER BY p.handle LIMIT 200) s")
 
 load() { # name handles
   ./target/release/checkout_load --base "http://127.0.0.1:$PORT" --host "$HOST" \

@@ -370,7 +370,9 @@ fn affected(events: &[search_feed::OutboxEvent]) -> Affected {
         let topic = event.topic.as_str();
         if topic.starts_with("product.") {
             products.extend(uuid(&event.payload, "id"));
-        } else if topic.starts_with("inventory.") {
+        } else if topic == "inventory.changed" && changes_availability(&event.payload) {
+            // Only "in stock" is indexed: a sale that leaves units on the shelf changes
+            // nothing in the index (at a busy store, most stock changes are such sales).
             products.extend(uuid(&event.payload, "product_id"));
         } else if topic.starts_with("collection.") {
             let handle = event
@@ -382,6 +384,16 @@ fn affected(events: &[search_feed::OutboxEvent]) -> Affected {
         }
     }
     (products, collections)
+}
+
+/// Whether a stock change crossed zero (so the product may have come into or gone out of
+/// stock). An event without the numbers counts as a change.
+fn changes_availability(payload: &serde_json::Value) -> bool {
+    let number = |key: &str| payload.get(key).and_then(serde_json::Value::as_i64);
+    match (number("quantity"), number("delta")) {
+        (Some(after), Some(delta)) => (after > 0) != (after - delta > 0),
+        _ => true,
+    }
 }
 
 /// The index's view of a catalog row: published only when active, description as text.
@@ -463,8 +475,26 @@ mod tests {
                 serde_json::json!({ "id": c, "handle": "sale" }),
             ),
             event("order.placed", serde_json::json!({ "id": c })),
+            // A sale leaving stock, and a low-stock warning: nothing to reindex.
+            event(
+                "inventory.changed",
+                serde_json::json!({ "product_id": Uuid::now_v7(), "delta": -1, "quantity": 4 }),
+            ),
+            event(
+                "inventory.low",
+                serde_json::json!({ "product_id": Uuid::now_v7() }),
+            ),
         ]);
         assert_eq!(products.into_iter().collect::<Vec<_>>(), [p]);
+        for (delta, after, crosses) in [(-1, 0, true), (5, 5, true), (-1, 4, false), (3, 0, false)]
+        {
+            let payload = serde_json::json!({ "delta": delta, "quantity": after });
+            assert_eq!(
+                changes_availability(&payload),
+                crosses,
+                "{delta} -> {after}"
+            );
+        }
         assert_eq!(collections, [(Some(c), Some("sale".to_owned()))]);
     }
 }

@@ -19,7 +19,7 @@ struct Args {
     /// The store's Host header.
     #[arg(long)]
     host: String,
-    /// Product handles to buy, comma-separated; each checkout takes the next one.
+    /// What to buy, comma-separated `handle:variant-id` pairs; each checkout takes the next.
     #[arg(long)]
     handles: String,
     /// Concurrent shoppers.
@@ -90,10 +90,14 @@ fn value_of(body: &str, name: &str) -> anyhow::Result<String> {
 }
 
 /// One whole guest checkout; a fresh session each time.
-async fn checkout(shopper: &mut Shopper, handle: &str) -> anyhow::Result<()> {
+async fn checkout(shopper: &mut Shopper, item: &str) -> anyhow::Result<()> {
     shopper.cookie = None;
+    let (handle, variant) = item.split_once(':').unwrap_or((item, ""));
     let added = shopper
-        .post("/cart/add", &[("product", handle), ("quantity", "1")])
+        .post(
+            "/cart/add",
+            &[("product", handle), ("id", variant), ("quantity", "1")],
+        )
         .await?;
     if added.status != 303 {
         bail!("cart/add answered {}", added.status);

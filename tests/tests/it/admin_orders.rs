@@ -2,13 +2,13 @@
 //! page, and the actions on it (mark paid, fulfil, refund, cancel, notes) with the emails
 //! they send, permissions and tenant isolation.
 
+use super::fixtures::{product, stock};
 use std::time::Duration;
 
 use platform::tenancy::Tenant;
 use secrecy::SecretString;
 use storefront_tests::smtp::{ReceivedMail, SmtpReceiver};
 use storefront_tests::{Browser, Page, TestApp};
-use tenant_store::catalog::{self, ProductInput, Status, VariantInput};
 use tenant_store::customers::Address;
 use tenant_store::orders::{self, Items, LineRequest, Order, PlaceOrder};
 use uuid::Uuid;
@@ -20,49 +20,6 @@ async fn app_with_smtp() -> (TestApp, SmtpReceiver) {
     let url = smtp.url();
     let app = TestApp::spawn_with(|s| s.smtp_url = Some(SecretString::from(url))).await;
     (app, smtp)
-}
-
-/// A product with one tracked variant; returns the variant.
-async fn variant(app: &TestApp, t: &Tenant, title: &str, price: i64, stock: i32) -> Uuid {
-    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
-    catalog::create_product(
-        &mut tx,
-        ProductInput {
-            title: title.into(),
-            status: Some(Status::Active),
-            variants: vec![VariantInput {
-                sku: title.to_uppercase().replace(' ', "-"),
-                price_minor: price,
-                weight_grams: 250,
-                track_inventory: true,
-                inventory_quantity: stock,
-                ..VariantInput::default()
-            }],
-            ..ProductInput::default()
-        },
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
-    let id = sqlx::query_scalar(
-        "SELECT v.id FROM variants v JOIN products p ON p.id = v.product_id WHERE p.title = $1",
-    )
-    .bind(title)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
-async fn stock(app: &TestApp, t: &Tenant, variant_id: Uuid) -> i32 {
-    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
-    sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1")
-        .bind(variant_id)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap()
 }
 
 /// Places an order for `lines` by `email` shipping to `first last`.
@@ -195,7 +152,7 @@ fn listed(page: &Page) -> Vec<i64> {
 async fn list_filters_and_search_find_the_right_orders() {
     let app = TestApp::spawn().await;
     let (t, mut owner) = app.store_with_owner("ordlist", "Order List").await;
-    let mug = variant(&app, &t, "Mug", 1200, 50).await;
+    let mug = product(&app, &t, "Mug", 1200, 50).await.variant;
     let ada = place(
         &app,
         &t,
@@ -272,7 +229,7 @@ async fn list_filters_and_search_find_the_right_orders() {
 async fn the_list_pages_with_older_orders_links() {
     let app = TestApp::spawn().await;
     let (t, mut owner) = app.store_with_owner("ordpages", "Order Pages").await;
-    let mug = variant(&app, &t, "Mug", 500, 200).await;
+    let mug = product(&app, &t, "Mug", 500, 200).await.variant;
     for i in 0..52 {
         place(
             &app,
@@ -302,7 +259,7 @@ async fn the_list_pages_with_older_orders_links() {
 async fn order_page_shows_lines_totals_payment_and_flag() {
     let app = TestApp::spawn().await;
     let (t, mut owner) = app.store_with_owner("ordshow", "Order Show").await;
-    let mug = variant(&app, &t, "Blue Mug", 1250, 10).await;
+    let mug = product(&app, &t, "Blue Mug", 1250, 10).await.variant;
     let order = place(
         &app,
         &t,
@@ -355,7 +312,7 @@ async fn order_page_shows_lines_totals_payment_and_flag() {
 async fn mark_paid_records_the_payment_and_emails_the_shopper() {
     let (app, smtp) = app_with_smtp().await;
     let (t, mut owner) = app.store_with_owner("ordpaid", "Paid Shop").await;
-    let mug = variant(&app, &t, "Mug", 1200, 10).await;
+    let mug = product(&app, &t, "Mug", 1200, 10).await.variant;
     let order = place(&app, &t, &[(mug, 1)], "payer@example.com", ("Pay", "Er")).await;
     pay_manually(&app, &t, &order).await;
 
@@ -400,8 +357,8 @@ async fn mark_paid_records_the_payment_and_emails_the_shopper() {
 async fn partial_then_full_fulfilment_with_tracking() {
     let (app, smtp) = app_with_smtp().await;
     let (t, mut owner) = app.store_with_owner("ordship", "Ship Shop").await;
-    let mug = variant(&app, &t, "Mug", 1000, 10).await;
-    let tee = variant(&app, &t, "Tee", 2000, 10).await;
+    let mug = product(&app, &t, "Mug", 1000, 10).await.variant;
+    let tee = product(&app, &t, "Tee", 2000, 10).await.variant;
     let order = place(
         &app,
         &t,
@@ -540,7 +497,7 @@ async fn partial_then_full_fulfilment_with_tracking() {
 async fn partial_refund_with_restock_puts_stock_back() {
     let (app, smtp) = app_with_smtp().await;
     let (t, mut owner) = app.store_with_owner("ordrefund", "Refund Shop").await;
-    let mug = variant(&app, &t, "Mug", 1000, 10).await;
+    let mug = product(&app, &t, "Mug", 1000, 10).await.variant;
     let order = place(&app, &t, &[(mug, 2)], "refund@example.com", ("R", "F")).await;
     pay_manually(&app, &t, &order).await;
     act_ok(&mut owner, order.id, "mark-paid", &[]).await;
@@ -584,7 +541,7 @@ async fn partial_refund_with_restock_puts_stock_back() {
 async fn refund_over_what_is_left_is_refused_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let (t, mut owner) = app.store_with_owner("ordover", "Over Shop").await;
-    let mug = variant(&app, &t, "Mug", 1000, 10).await;
+    let mug = product(&app, &t, "Mug", 1000, 10).await.variant;
     let order = place(&app, &t, &[(mug, 1)], "over@example.com", ("O", "V")).await;
     pay_manually(&app, &t, &order).await;
     act_ok(&mut owner, order.id, "mark-paid", &[]).await;
@@ -626,7 +583,7 @@ async fn refund_over_what_is_left_is_refused_and_changes_nothing() {
 async fn cancelling_a_paid_order_refunds_it_and_releases_stock() {
     let (app, smtp) = app_with_smtp().await;
     let (t, mut owner) = app.store_with_owner("ordcancel", "Cancel Shop").await;
-    let mug = variant(&app, &t, "Mug", 1500, 10).await;
+    let mug = product(&app, &t, "Mug", 1500, 10).await.variant;
     let order = place(&app, &t, &[(mug, 3)], "cancel@example.com", ("C", "X")).await;
     pay_manually(&app, &t, &order).await;
     act_ok(&mut owner, order.id, "mark-paid", &[]).await;
@@ -683,7 +640,7 @@ async fn cancelling_a_paid_order_refunds_it_and_releases_stock() {
 async fn cancelling_a_shipped_order_is_refused() {
     let app = TestApp::spawn().await;
     let (t, mut owner) = app.store_with_owner("ordnocancel", "No Cancel").await;
-    let mug = variant(&app, &t, "Mug", 1500, 10).await;
+    let mug = product(&app, &t, "Mug", 1500, 10).await.variant;
     let order = place(&app, &t, &[(mug, 2)], "nc@example.com", ("N", "C")).await;
     pay_manually(&app, &t, &order).await;
     act_ok(&mut owner, order.id, "mark-paid", &[]).await;
@@ -703,7 +660,7 @@ async fn cancelling_a_shipped_order_is_refused() {
 async fn notes_show_in_the_timeline() {
     let app = TestApp::spawn().await;
     let (t, mut owner) = app.store_with_owner("ordnotes", "Notes Shop").await;
-    let mug = variant(&app, &t, "Mug", 1500, 10).await;
+    let mug = product(&app, &t, "Mug", 1500, 10).await.variant;
     let order = place(&app, &t, &[(mug, 1)], "n@example.com", ("N", "O")).await;
 
     act_ok(
@@ -741,7 +698,7 @@ async fn notes_show_in_the_timeline() {
 async fn staff_without_the_orders_permission_get_403() {
     let app = TestApp::spawn().await;
     let (t, _owner) = app.store_with_owner("ordstaff", "Staff Shop").await;
-    let mug = variant(&app, &t, "Mug", 1500, 10).await;
+    let mug = product(&app, &t, "Mug", 1500, 10).await.variant;
     let order = place(&app, &t, &[(mug, 1)], "s@example.com", ("S", "T")).await;
     pay_manually(&app, &t, &order).await;
 
@@ -783,8 +740,8 @@ async fn another_stores_order_is_not_found() {
     let app = TestApp::spawn().await;
     let (alpha, mut alpha_owner) = app.store_with_owner("ordalpha", "Alpha").await;
     let (beta, _beta_owner) = app.store_with_owner("ordbeta", "Beta").await;
-    let a_mug = variant(&app, &alpha, "Mug", 1500, 10).await;
-    let b_mug = variant(&app, &beta, "Mug", 1500, 10).await;
+    let a_mug = product(&app, &alpha, "Mug", 1500, 10).await.variant;
+    let b_mug = product(&app, &beta, "Mug", 1500, 10).await.variant;
     let mine = place(&app, &alpha, &[(a_mug, 1)], "a@example.com", ("A", "A")).await;
     let theirs = place(&app, &beta, &[(b_mug, 1)], "b@example.com", ("B", "B")).await;
     pay_manually(&app, &beta, &theirs).await;

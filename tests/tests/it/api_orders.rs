@@ -2,13 +2,13 @@
 //! cancel / fulfil / refund), and the admin's customer screens with store credit, black-box
 //! over HTTP against PostgreSQL: permissions, scopes and isolation between stores.
 
+use super::fixtures::{product, stock};
 use std::time::Duration;
 
 use platform::tenancy::Tenant;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use storefront_tests::{Browser, TestApp};
-use tenant_store::catalog::{self, ProductInput, Status, VariantInput};
 use tenant_store::customers::Address;
 use tenant_store::orders::{self, Items, LineRequest, Order, PlaceOrder};
 use tenant_store::pricing::{DiscountValue, ShippingRule};
@@ -120,49 +120,6 @@ fn emails(reply: &Reply) -> Vec<String> {
         .iter()
         .map(|c| c["email"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// A product with one tracked variant; returns the variant.
-async fn variant(app: &TestApp, t: &Tenant, title: &str, price: i64, stock: i32) -> Uuid {
-    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
-    catalog::create_product(
-        &mut tx,
-        ProductInput {
-            title: title.into(),
-            status: Some(Status::Active),
-            variants: vec![VariantInput {
-                sku: title.to_uppercase().replace(' ', "-"),
-                price_minor: price,
-                weight_grams: 250,
-                track_inventory: true,
-                inventory_quantity: stock,
-                ..VariantInput::default()
-            }],
-            ..ProductInput::default()
-        },
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
-    let id = sqlx::query_scalar(
-        "SELECT v.id FROM variants v JOIN products p ON p.id = v.product_id WHERE p.title = $1",
-    )
-    .bind(title)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
-async fn stock(app: &TestApp, t: &Tenant, variant_id: Uuid) -> i32 {
-    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
-    sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1")
-        .bind(variant_id)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap()
 }
 
 /// The customer record of a checkout email (a guest).
@@ -306,8 +263,8 @@ async fn orders_are_listed_filtered_counted_and_read_in_shopifys_shape() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("apiordlist", "Order API").await;
     let rate = checkout_settings(&app, &t).await;
-    let mug = variant(&app, &t, "Mug", 1299, 50).await;
-    let tee = variant(&app, &t, "Tee", 2500, 50).await;
+    let mug = product(&app, &t, "Mug", 1299, 50).await.variant;
+    let tee = product(&app, &t, "Tee", 2500, 50).await.variant;
     let ada = customer(&app, &t, "ada@example.com", ("Ada", "Lovelace")).await;
 
     let first = place(
@@ -533,8 +490,8 @@ async fn orders_are_listed_filtered_counted_and_read_in_shopifys_shape() {
 async fn cancel_fulfil_and_refund_through_the_api_change_the_order() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("apiordact", "Order Actions").await;
-    let mug = variant(&app, &t, "Mug", 1000, 10).await;
-    let tee = variant(&app, &t, "Tee", 2000, 10).await;
+    let mug = product(&app, &t, "Mug", 1000, 10).await.variant;
+    let tee = product(&app, &t, "Tee", 2000, 10).await.variant;
     let shipped = place(
         &app,
         &t,
@@ -752,7 +709,7 @@ async fn cancel_fulfil_and_refund_through_the_api_change_the_order() {
 async fn customers_are_listed_searched_counted_and_read_with_their_orders() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("apicust", "Customers API").await;
-    let mug = variant(&app, &t, "Mug", 1500, 50).await;
+    let mug = product(&app, &t, "Mug", 1500, 50).await.variant;
     let ada = customer(&app, &t, "ada@example.com", ("Ada", "Lovelace")).await;
     let paid = place(
         &app,
@@ -885,7 +842,7 @@ async fn adjust(
 async fn admin_customers_show_orders_and_store_credit_is_adjusted_with_a_ledger() {
     let app = TestApp::spawn().await;
     let (t, mut owner) = app.store_with_owner("admcust", "Customer Admin").await;
-    let mug = variant(&app, &t, "Mug", 1500, 50).await;
+    let mug = product(&app, &t, "Mug", 1500, 50).await.variant;
     let ada = customer(&app, &t, "ada@example.com", ("Ada", "Lovelace")).await;
     let order = place(
         &app,
@@ -1013,7 +970,7 @@ async fn customers_need_the_permission_and_other_stores_are_out_of_reach() {
     let (mine, mut owner) = app.store_with_owner("custmine", "Mine").await;
     let (theirs, _) = app.store_with_owner("custtheirs", "Theirs").await;
     let my_customer = customer(&app, &mine, "me@example.com", ("Me", "Mine")).await;
-    let mug = variant(&app, &theirs, "Mug", 1000, 10).await;
+    let mug = product(&app, &theirs, "Mug", 1000, 10).await.variant;
     let their_customer = customer(&app, &theirs, "them@example.com", ("Them", "Theirs")).await;
     let their_order = place(
         &app,

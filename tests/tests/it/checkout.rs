@@ -2,6 +2,7 @@
 //! (test card, Stripe against its stand-in with signed webhooks, manual, store credit),
 //! the shopper's order pages and emails, the reservation sweeper, and isolation.
 
+use super::fixtures::{Item, product};
 use std::time::Duration;
 
 use billing::testing::{StripeStandIn, event_payload, sign_webhook, unix_now};
@@ -10,53 +11,12 @@ use platform::tenancy::Tenant;
 use secrecy::SecretString;
 use storefront_tests::smtp::SmtpReceiver;
 use storefront_tests::{Browser, Page, TestApp};
-use tenant_store::catalog::{self, ProductInput, Status, VariantInput};
 use tenant_store::pricing::ShippingRule;
 use tenant_store::shipping::{self, ShippingRateInput};
 use tenant_store::taxes::{self, TaxRateInput};
 use uuid::Uuid;
 
 const WEBHOOK_SECRET: &str = "whsec_test_checkout_0123456789";
-
-/// A product on sale: its one variant and its handle.
-struct Item {
-    variant: Uuid,
-    handle: String,
-}
-
-async fn product(app: &TestApp, t: &Tenant, title: &str, price: i64, stock: i32) -> Item {
-    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
-    catalog::create_product(
-        &mut tx,
-        ProductInput {
-            title: title.into(),
-            status: Some(Status::Active),
-            variants: vec![VariantInput {
-                sku: title.to_uppercase().replace(' ', "-"),
-                price_minor: price,
-                weight_grams: 500,
-                track_inventory: true,
-                inventory_quantity: stock,
-                ..VariantInput::default()
-            }],
-            ..ProductInput::default()
-        },
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
-    let (variant, handle) = sqlx::query_as(
-        "SELECT v.id, p.handle FROM variants v JOIN products p ON p.id = v.product_id \
-         WHERE p.title = $1",
-    )
-    .bind(title)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    Item { variant, handle }
-}
 
 async fn gateway(app: &TestApp, t: &Tenant, name: &str, label: &str, settings: serde_json::Value) {
     let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
@@ -482,6 +442,49 @@ async fn stripe_checkout_is_paid_by_its_signed_webhook_once() {
         )
         .await,
         1
+    );
+    // The merchant refunds part of it from the admin: Stripe is asked, once, for that amount.
+    let order_id: Uuid = scalar(&app, &t, "SELECT id FROM orders").await;
+    let email = "owner@checkout-stripe.example.com";
+    let hash = platform::accounts::hash_password(storefront_tests::OWNER_PASSWORD).unwrap();
+    sqlx::query("UPDATE platform.users SET password_hash = $1 WHERE email = $2")
+        .bind(hash)
+        .bind(email)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut admin = app.browser(&host);
+    let login = admin.get("/admin/login").await;
+    let signed_in = admin
+        .post_form(
+            "/admin/login",
+            &[
+                ("_csrf", &login.csrf()),
+                ("email", email),
+                ("password", storefront_tests::OWNER_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let detail = admin.get(&format!("/admin/orders/{order_id}")).await;
+    let refunded = admin
+        .post_form(
+            &format!("/admin/orders/{order_id}/refund"),
+            &[("_csrf", &detail.csrf()), ("amount", "10.00")],
+        )
+        .await;
+    assert_eq!(refunded.status, 303, "{}", refunded.body);
+    let refunds: Vec<_> = stripe
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/refunds"))
+        .collect();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].param("amount"), Some("1000"));
+    assert!(refunds[0].header("idempotency-key").is_some());
+    assert_eq!(
+        scalar::<String>(&app, &t, "SELECT financial_status FROM orders").await,
+        "partially_refunded"
     );
     // The same webhook on another store's host: that store has no Stripe, nothing to see.
     app.create_tenant("checkout-stripe2", "Other").await;

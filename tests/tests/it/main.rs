@@ -17,6 +17,7 @@ mod customer_accounts;
 mod domains;
 mod embedded;
 mod errors;
+mod fixtures;
 mod images;
 mod isolation;
 mod mail;

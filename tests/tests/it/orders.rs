@@ -2,13 +2,13 @@
 //! stock reservations under concurrency, discount limits, the state machine, the sweeper,
 //! per-store numbering and tenant isolation.
 
+use super::fixtures::{product, stock};
 use std::time::Duration;
 
 use platform::tenancy::Tenant;
 use sqlx::types::chrono::{DateTime, Utc};
 use storefront_tests::TestApp;
 use tenant_store::StoreError;
-use tenant_store::catalog::{self, ProductInput, Status, VariantInput};
 use tenant_store::customers::Address;
 use tenant_store::discounts::{self, DiscountInput};
 use tenant_store::orders::{self, FulfilLine, Items, LineRequest, PlaceOrder};
@@ -16,48 +16,6 @@ use tenant_store::pricing::{self, DiscountValue, LineInput, PricingInput, Shippi
 use tenant_store::shipping::{self, ShippingRateInput};
 use tenant_store::taxes::{self, TaxRateInput};
 use uuid::Uuid;
-
-async fn variant(app: &TestApp, t: &Tenant, title: &str, price: i64, stock: i32) -> Uuid {
-    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
-    catalog::create_product(
-        &mut tx,
-        ProductInput {
-            title: title.into(),
-            status: Some(Status::Active),
-            variants: vec![VariantInput {
-                sku: title.to_uppercase().replace(' ', "-"),
-                price_minor: price,
-                weight_grams: 250,
-                track_inventory: true,
-                inventory_quantity: stock,
-                ..VariantInput::default()
-            }],
-            ..ProductInput::default()
-        },
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
-    let id = sqlx::query_scalar(
-        "SELECT v.id FROM variants v JOIN products p ON p.id = v.product_id WHERE p.title = $1",
-    )
-    .bind(title)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
-
-async fn stock(app: &TestApp, t: &Tenant, variant_id: Uuid) -> i32 {
-    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
-    sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1")
-        .bind(variant_id)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap()
-}
 
 fn address(country: &str, province: &str) -> Address {
     Address {
@@ -122,8 +80,8 @@ async fn count(app: &TestApp, t: &Tenant, sql: &str) -> i64 {
 async fn placed_order_totals_match_pricing_and_prices_come_from_the_catalog() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("totals", "Totals").await;
-    let mug = variant(&app, &t, "Mug", 1299, 20).await;
-    let tee = variant(&app, &t, "Tee", 2550, 20).await;
+    let mug = product(&app, &t, "Mug", 1299, 20).await.variant;
+    let tee = product(&app, &t, "Tee", 2550, 20).await.variant;
     let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
     let rate = shipping::create_rate(
         &mut tx,
@@ -290,7 +248,7 @@ async fn placed_order_totals_match_pricing_and_prices_come_from_the_catalog() {
 async fn checkout_errors_name_their_fields() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("fields", "Fields").await;
-    let mug = variant(&app, &t, "Mug", 1000, 2).await;
+    let mug = product(&app, &t, "Mug", 1000, 2).await.variant;
     let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
     shipping::create_rate(
         &mut tx,
@@ -341,7 +299,7 @@ async fn checkout_errors_name_their_fields() {
 async fn submitting_twice_creates_one_order() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("twice", "Twice").await;
-    let mug = variant(&app, &t, "Mug", 1000, 50).await;
+    let mug = product(&app, &t, "Mug", 1000, 50).await.variant;
     let input = order(&[(mug, 2)], "same-key");
     let first = place(&app, &t, &input).await.unwrap();
     let second = place(&app, &t, &input).await.unwrap();
@@ -373,7 +331,7 @@ async fn submitting_twice_creates_one_order() {
 async fn fifty_simultaneous_checkouts_for_ten_in_stock_sell_exactly_ten() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("rush", "Rush").await;
-    let hot = variant(&app, &t, "Hot Item", 4999, 10).await;
+    let hot = product(&app, &t, "Hot Item", 4999, 10).await.variant;
 
     // A watcher reads the stock throughout and remembers the lowest value it saw.
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -462,7 +420,7 @@ async fn fifty_simultaneous_checkouts_for_ten_in_stock_sell_exactly_ten() {
 async fn a_discount_code_is_not_used_beyond_its_limit_under_concurrency() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("limited", "Limited").await;
-    let mug = variant(&app, &t, "Mug", 2000, 100).await;
+    let mug = product(&app, &t, "Mug", 2000, 100).await.variant;
     let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
     discounts::create_code(
         &mut tx,
@@ -551,7 +509,7 @@ async fn a_discount_code_is_not_used_beyond_its_limit_under_concurrency() {
 async fn payment_commits_cancellation_and_failure_release() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("payments", "Payments").await;
-    let mug = variant(&app, &t, "Mug", 1000, 10).await;
+    let mug = product(&app, &t, "Mug", 1000, 10).await.variant;
     let paid = place(&app, &t, &order(&[(mug, 2)], "p1")).await.unwrap();
     let cancelled = place(&app, &t, &order(&[(mug, 3)], "p2")).await.unwrap();
     let failed = place(&app, &t, &order(&[(mug, 1)], "p3")).await.unwrap();
@@ -645,7 +603,7 @@ async fn payment_commits_cancellation_and_failure_release() {
 async fn the_sweeper_releases_expired_reservations_only() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("sweeper", "Sweeper").await;
-    let mug = variant(&app, &t, "Mug", 1000, 10).await;
+    let mug = product(&app, &t, "Mug", 1000, 10).await.variant;
     let unpaid = place(&app, &t, &order(&[(mug, 4)], "s1")).await.unwrap();
     let paid = place(&app, &t, &order(&[(mug, 1)], "s2")).await.unwrap();
     let mut later = order(&[(mug, 2)], "s3");
@@ -701,8 +659,8 @@ async fn the_sweeper_releases_expired_reservations_only() {
 async fn the_state_machine_refuses_bad_transitions() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("states", "States").await;
-    let mug = variant(&app, &t, "Mug", 1000, 10).await;
-    let tee = variant(&app, &t, "Tee", 500, 10).await;
+    let mug = product(&app, &t, "Mug", 1000, 10).await.variant;
+    let tee = product(&app, &t, "Tee", 500, 10).await.variant;
     let o = place(&app, &t, &order(&[(mug, 2), (tee, 1)], "m1"))
         .await
         .unwrap();
@@ -827,8 +785,8 @@ async fn order_numbers_count_per_store_and_stores_cannot_read_each_others_orders
     let app = TestApp::spawn().await;
     let a = app.create_tenant("store-a", "A").await;
     let b = app.create_tenant("store-b", "B").await;
-    let mug_a = variant(&app, &a, "Mug", 1000, 10).await;
-    let mug_b = variant(&app, &b, "Mug", 1000, 10).await;
+    let mug_a = product(&app, &a, "Mug", 1000, 10).await.variant;
+    let mug_b = product(&app, &b, "Mug", 1000, 10).await.variant;
     let mut a_numbers = Vec::new();
     let mut a_orders = Vec::new();
     for i in 0..3 {
@@ -868,7 +826,7 @@ async fn order_numbers_count_per_store_and_stores_cannot_read_each_others_orders
 async fn shipping_zones_rates_and_tax_rates_are_validated_and_applied() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("zones", "Zones").await;
-    let brick = variant(&app, &t, "Brick", 1000, 100).await;
+    let brick = product(&app, &t, "Brick", 1000, 100).await.variant;
     let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
     let e = shipping::create_rate(
         &mut tx,
@@ -997,7 +955,7 @@ async fn shipping_zones_rates_and_tax_rates_are_validated_and_applied() {
 async fn units_restocked_by_a_refund_are_not_shipped_afterwards() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("restock", "Restock").await;
-    let mug = variant(&app, &t, "Mug", 1000, 10).await;
+    let mug = product(&app, &t, "Mug", 1000, 10).await.variant;
     let o = place(&app, &t, &order(&[(mug, 3)], "r1")).await.unwrap();
     let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
     orders::mark_paid(&mut tx, o.id, "pi_r", 3000)

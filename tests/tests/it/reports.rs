@@ -2,47 +2,14 @@
 //! refunds, what does not count, average order value, best sellers, conversion, the chart,
 //! the CSV download, bad parameters, permissions and tenant isolation.
 
+use super::fixtures::product;
 use std::time::Duration;
 
 use platform::tenancy::Tenant;
 use storefront_tests::{Browser, TestApp};
-use tenant_store::catalog::{self, ProductInput, Status, VariantInput};
 use tenant_store::customers::Address;
 use tenant_store::orders::{self, Items, LineRequest, PlaceOrder};
 use uuid::Uuid;
-
-async fn variant(app: &TestApp, t: &Tenant, title: &str, price: i64) -> Uuid {
-    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
-    catalog::create_product(
-        &mut tx,
-        ProductInput {
-            title: title.into(),
-            status: Some(Status::Active),
-            variants: vec![VariantInput {
-                sku: title.to_uppercase().replace(' ', "-"),
-                price_minor: price,
-                weight_grams: 250,
-                track_inventory: true,
-                inventory_quantity: 1000,
-                ..VariantInput::default()
-            }],
-            ..ProductInput::default()
-        },
-        "test",
-        None,
-    )
-    .await
-    .unwrap();
-    let id = sqlx::query_scalar(
-        "SELECT v.id FROM variants v JOIN products p ON p.id = v.product_id WHERE p.title = $1",
-    )
-    .bind(title)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
-}
 
 fn order(lines: &[(Uuid, i32)], key: &str) -> PlaceOrder {
     PlaceOrder {
@@ -218,8 +185,8 @@ async fn raw_get(app: &TestApp, browser: &Browser<'_>, path: &str) -> reqwest::R
 /// pending one on the 5th, and one just after midnight on the 6th (outside the range).
 async fn seed_main_store(app: &TestApp, t: &Tenant) {
     set_timezone(app, t, "America/New_York").await;
-    let mug = variant(app, t, "Mug", 1000).await;
-    let tee = variant(app, t, "Tee", 2500).await;
+    let mug = product(app, t, "Mug", 1000, 1000).await.variant;
+    let tee = product(app, t, "Tee", 2500, 1000).await.variant;
     sale(app, t, &[(mug, 2)], Fate::Paid, "2025-03-03 15:00:00+00").await;
     sale(app, t, &[(tee, 1)], Fate::Paid, "2025-03-04 03:00:00+00").await;
     sale(
@@ -419,8 +386,8 @@ async fn each_store_sees_only_its_own_sales() {
     let app = TestApp::spawn().await;
     let (a, mut owner_a) = app.store_with_owner("rep-iso-a", "Store A").await;
     let (b, mut owner_b) = app.store_with_owner("rep-iso-b", "Store B").await;
-    let lamp = variant(&app, &a, "Lamp", 1000).await;
-    let chair = variant(&app, &b, "Chair", 2500).await;
+    let lamp = product(&app, &a, "Lamp", 1000, 1000).await.variant;
+    let chair = product(&app, &b, "Chair", 2500, 1000).await.variant;
     sale(&app, &a, &[(lamp, 1)], Fate::Paid, "2025-05-10 12:00:00+00").await;
     sale(
         &app,
