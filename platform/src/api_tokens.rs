@@ -331,7 +331,7 @@ mod tests {
             parse_scopes("products:read, products:write,products:read").unwrap(),
             [Scope::ProductsRead, Scope::ProductsWrite]
         );
-        assert!(parse_scopes("products:read,orders:write").is_err());
+        assert!(parse_scopes("products:read,payouts:write").is_err());
         assert!(parse_scopes(" , ").is_err());
     }
 

@@ -196,8 +196,16 @@ pub async fn run(cli: Cli, console: &mut Console<'_>) -> anyhow::Result<()> {
             .await
         }
         Command::Import(ImportCommand::Products { tenant, file }) => {
+            let images = crate::catalog_csv::images::ImageFetcher::from_settings(&settings)?;
             with_database(&settings, |pool| async move {
-                crate::catalog_csv::command::import_file(&pool, &tenant, &file, console).await
+                crate::catalog_csv::command::import_file(
+                    &pool,
+                    &tenant,
+                    &file,
+                    Some(&images),
+                    console,
+                )
+                .await
             })
             .await
         }

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::chrome::Chrome;
 use crate::app::AppState;
 use crate::catalog_csv::export::Sink;
+use crate::catalog_csv::images::ImageFetcher;
 use crate::catalog_csv::jobs::{self, ImportJob};
 use crate::catalog_csv::{ExportOptions, count_rows, export_products};
 use crate::error::AppError;
@@ -232,6 +233,13 @@ pub async fn start_import(
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let id = jobs::create(&mut tx, &file_name, total, &merchant.email).await?;
     tx.commit().await?;
+    let images = match ImageFetcher::new(app.media.clone(), &app.settings) {
+        Ok(fetcher) => Some(fetcher),
+        Err(e) => {
+            tracing::warn!(error = %e, "product import without images");
+            None
+        }
+    };
     jobs::spawn(
         app.db.clone(),
         tenant.0.clone(),
@@ -239,6 +247,7 @@ pub async fn start_import(
         file,
         merchant.email.clone(),
         total,
+        images,
     );
     tracing::info!(tenant.id = %tenant.id, job = %id, rows = total, "product import started");
     Ok(Redirect::to(&format!("/admin/products/import/{id}")).into_response())

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use super::RowError;
 use super::export::{self, ExportOptions, WriteSink};
+use super::images::ImageFetcher;
 use super::import::{self, Outcome, Progress, Report};
 use crate::cli::Console;
 use crate::config::{Environment, Settings};
@@ -39,10 +40,12 @@ pub fn store_base_url(settings: &Settings, subdomain: &str) -> String {
 
 /// Imports a Shopify product CSV file into a store, with a progress bar on a terminal (plain
 /// lines otherwise), then the summary and every error. Fails when a product was refused.
+/// Images are fetched with `images` (skipped with a note without one).
 pub async fn import_file(
     pool: &PgPool,
     subdomain: &str,
     file: &Path,
+    images: Option<&ImageFetcher>,
     console: &mut Console<'_>,
 ) -> anyhow::Result<()> {
     let tenant = tenant(pool, subdomain).await?;
@@ -54,10 +57,10 @@ pub async fn import_file(
     let input = open()?;
     let report = if console.terminal {
         let bar = BarProgress::new();
-        import::import_products(pool, &tenant, input, CLI_ACTOR, total, &bar).await?
+        import::import_products(pool, &tenant, input, CLI_ACTOR, total, &bar, images).await?
     } else {
         let lines = LineProgress::new(&mut *console.out);
-        import::import_products(pool, &tenant, input, CLI_ACTOR, total, &lines).await?
+        import::import_products(pool, &tenant, input, CLI_ACTOR, total, &lines, images).await?
     };
     let out = &mut *console.out;
     writeln!(

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::RowError;
 use super::columns as col;
+use super::images::{self, ImageFetcher, ImageRef, Target};
 use crate::tenancy::{self, Tenant};
 
 /// Most errors (and, separately, most notes) a report lists; the rest are only counted.
@@ -146,6 +147,10 @@ pub fn count_rows<R: Read>(input: R) -> anyhow::Result<u64> {
 /// thread, a product at a time; `total_rows` (from [`count_rows`]) only feeds `progress`.
 /// `actor` is recorded in the audit log and stock history (`import` or a merchant's email).
 ///
+/// Each imported product's images (`Image Src`, `Variant Image`) are then fetched with
+/// `images` and attached; without a fetcher they are skipped with a note. An image that
+/// cannot be imported is a note: its product still counts as imported.
+///
 /// Errors in the file never fail the call: they are in the report. An `Err` means the
 /// store itself could not be read.
 pub async fn import_products<R: Read + Send + 'static>(
@@ -155,6 +160,7 @@ pub async fn import_products<R: Read + Send + 'static>(
     actor: &str,
     total_rows: u64,
     progress: &dyn Progress,
+    images: Option<&ImageFetcher>,
 ) -> anyhow::Result<Report> {
     let mut tx = tenant_store::begin(pool, &tenant.schema).await?;
     let store = settings::load(&mut tx).await?;
@@ -176,7 +182,33 @@ pub async fn import_products<R: Read + Send + 'static>(
     });
     let mut report = Report::default();
     while let Some(mut parsed) = receiver.recv().await {
-        let outcome = writer.write(&mut parsed).await;
+        let (mut outcome, product_id) = writer.write(&mut parsed).await;
+        if let Some(product_id) = product_id {
+            match images {
+                Some(fetcher) => {
+                    let target = Target {
+                        pool,
+                        schema: &tenant.schema,
+                        actor,
+                        product_id,
+                        handle: &parsed.handle,
+                    };
+                    let attached = fetcher.attach(&target, &parsed.images).await;
+                    if attached.added > 0 && outcome == Outcome::Unchanged {
+                        outcome = Outcome::Updated;
+                    }
+                    parsed.notes.extend(attached.notes);
+                }
+                None => {
+                    let skipped = parsed
+                        .images
+                        .iter()
+                        .map(|r| images::skipped(&parsed.handle, r));
+                    parsed.notes.extend(skipped.collect::<Vec<_>>());
+                }
+            }
+            parsed.notes.sort_by_key(|n| n.line);
+        }
         report.rows += parsed.rows;
         report.count(outcome);
         progress.product_done(&parsed.handle, outcome, &parsed.errors, report.rows);
@@ -227,6 +259,8 @@ struct Columns {
     price: Option<usize>,
     compare_at: Option<usize>,
     image_src: Option<usize>,
+    image_position: Option<usize>,
+    image_alt: Option<usize>,
     variant_image: Option<usize>,
     seo_title: Option<usize>,
     seo_description: Option<usize>,
@@ -266,6 +300,8 @@ impl Columns {
             price: find(col::PRICE),
             compare_at: find(col::COMPARE_AT_PRICE),
             image_src: find(col::IMAGE_SRC),
+            image_position: find(col::IMAGE_POSITION),
+            image_alt: find(col::IMAGE_ALT),
             variant_image: find(col::VARIANT_IMAGE),
             seo_title: find(col::SEO_TITLE),
             seo_description: find(col::SEO_DESCRIPTION),
@@ -303,6 +339,8 @@ pub(crate) struct Parsed {
     quantities: Vec<Option<i32>>,
     errors: Vec<RowError>,
     notes: Vec<RowError>,
+    /// The distinct image URLs of its rows, in the order they are attached.
+    images: Vec<ImageRef>,
 }
 
 /// Reads the file and hands over one product at a time; `emit` returns false to stop early.
@@ -385,6 +423,7 @@ impl Parsed {
                 message,
             }],
             notes: Vec::new(),
+            images: Vec::new(),
         }
     }
 }
@@ -400,6 +439,7 @@ struct Group {
     quantities: Vec<Option<i32>>,
     errors: Vec<RowError>,
     notes: Vec<RowError>,
+    images: Vec<ImageRef>,
 }
 
 impl Group {
@@ -416,6 +456,7 @@ impl Group {
             quantities: Vec::new(),
             errors: Vec::new(),
             notes: Vec::new(),
+            images: Vec::new(),
             key,
         };
         if let Some(first) = seen.get(&group.key) {
@@ -460,14 +501,23 @@ impl Group {
             (columns.variant_image, col::VARIANT_IMAGE),
         ] {
             let url = self.field(row, at, column).trim();
-            if !url.is_empty() {
-                self.notes.push(RowError {
-                    line: row.line,
-                    column: column.to_owned(),
-                    handle: self.handle.clone(),
-                    message: format!("“{url}” skipped: image import not supported yet"),
-                });
+            if url.is_empty() {
+                continue;
             }
+            let (position, alt) = if column == col::IMAGE_SRC {
+                let position = row.get(columns.image_position).unwrap_or("").trim();
+                let alt = self.field(row, columns.image_alt, col::IMAGE_ALT);
+                (position.parse::<u32>().ok(), alt.trim().to_owned())
+            } else {
+                (None, String::new())
+            };
+            self.images.push(ImageRef {
+                line: row.line,
+                column,
+                url: url.to_owned(),
+                position,
+                alt,
+            });
         }
         // Image-only rows leave these blank (weights may be defaulted, so they don't count).
         let variant_columns = columns.option_values.into_iter().chain([
@@ -697,6 +747,7 @@ impl Group {
             quantities: self.quantities,
             errors: self.errors,
             notes: self.notes,
+            images: images::ordered(self.images),
         }
     }
 }
@@ -766,21 +817,26 @@ struct Writer<'a> {
 impl Writer<'_> {
     /// Writes one product in its own transaction; on failure its errors are added to
     /// `parsed.errors` and nothing of it is kept.
-    async fn write(&self, parsed: &mut Parsed) -> Outcome {
+    /// The product's id comes with every outcome but a failure.
+    async fn write(&self, parsed: &mut Parsed) -> (Outcome, Option<Uuid>) {
         let Some(input) = parsed.input.clone() else {
-            return Outcome::Failed;
+            return (Outcome::Failed, None);
         };
         match self.save(input, parsed).await {
-            Ok(outcome) => outcome,
+            Ok((outcome, id)) => (outcome, Some(id)),
             Err(e) => {
                 let errors = locate(e, parsed);
                 parsed.errors.extend(errors);
-                Outcome::Failed
+                (Outcome::Failed, None)
             }
         }
     }
 
-    async fn save(&self, mut input: ProductInput, parsed: &Parsed) -> Result<Outcome, StoreError> {
+    async fn save(
+        &self,
+        mut input: ProductInput,
+        parsed: &Parsed,
+    ) -> Result<(Outcome, Uuid), StoreError> {
         let mut tx = tenant_store::begin(self.pool, self.schema).await?;
         let handle = input.handle.clone().unwrap_or_default();
         // A handle the store only keeps as a redirect is free for a new product.
@@ -802,7 +858,7 @@ impl Writer<'_> {
                 let stock = match_variants(&current, &mut input, &parsed.quantities);
                 if unchanged(&current, &input, &stock) {
                     tx.rollback().await?;
-                    return Ok(Outcome::Unchanged);
+                    return Ok((Outcome::Unchanged, current.id));
                 }
                 catalog::update_product(&mut tx, current.id, input, self.actor).await?;
                 for (variant_id, quantity) in stock {
@@ -825,7 +881,7 @@ impl Writer<'_> {
         });
         audit::record(&mut tx, self.actor, "product.import", &handle, details).await?;
         tx.commit().await?;
-        Ok(outcome)
+        Ok((outcome, id))
     }
 }
 
@@ -1107,10 +1163,18 @@ mod tests {
         assert_eq!(a.status, Some(Status::Draft));
         assert_eq!(a.variants.len(), 1, "an image row is not a variant");
         assert_eq!(a.variants[0].weight_grams, 907);
-        assert_eq!(parsed[0].notes.len(), 2);
+        assert!(parsed[0].notes.is_empty());
+        let urls: Vec<(u64, &str)> = parsed[0]
+            .images
+            .iter()
+            .map(|i| (i.line, i.url.as_str()))
+            .collect();
         assert_eq!(
-            parsed[0].notes[1].to_string(),
-            "line 3, Image Src: “https://cdn.example/b.jpg” skipped: image import not supported yet"
+            urls,
+            [
+                (2, "https://cdn.example/a.jpg"),
+                (3, "https://cdn.example/b.jpg")
+            ]
         );
     }
 }

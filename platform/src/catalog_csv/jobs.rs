@@ -12,6 +12,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::RowError;
+use super::images::ImageFetcher;
 use super::import::{self, Outcome, Progress, Report};
 use crate::tenancy::Tenant;
 
@@ -222,7 +223,8 @@ async fn write_end(
 }
 
 /// Runs a recorded import in the background, reading `file` from its start; the job row
-/// shows its progress and, at the end, its report.
+/// shows its progress and, at the end, its report. Images are fetched with `images`
+/// (skipped with a note without one).
 pub fn spawn(
     pool: sqlx::PgPool,
     tenant: Arc<Tenant>,
@@ -230,6 +232,7 @@ pub fn spawn(
     file: std::fs::File,
     actor: String,
     total_rows: u64,
+    images: Option<ImageFetcher>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let counters = Arc::new(Counters::default());
@@ -250,8 +253,16 @@ pub fn spawn(
                 }
             })
         };
-        let outcome =
-            import::import_products(&pool, &tenant, file, &actor, total_rows, &*counters).await;
+        let outcome = import::import_products(
+            &pool,
+            &tenant,
+            file,
+            &actor,
+            total_rows,
+            &*counters,
+            images.as_ref(),
+        )
+        .await;
         let _ = stop.send(());
         let _ = flusher.await;
         if let Err(e) = &outcome {

@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod export;
+pub mod images;
 pub mod import;
 pub mod jobs;
 
@@ -60,7 +61,7 @@ pub mod columns {
     pub const TAXABLE: &str = "Variant Taxable";
     /// Not kept.
     pub const BARCODE: &str = "Variant Barcode";
-    /// An image URL (skipped on import: images are not fetched).
+    /// An image URL: fetched on import (the store's own media URLs are reused).
     pub const IMAGE_SRC: &str = "Image Src";
     /// The image's position.
     pub const IMAGE_POSITION: &str = "Image Position";
@@ -72,7 +73,7 @@ pub mod columns {
     pub const SEO_TITLE: &str = "SEO Title";
     /// Description for search engines.
     pub const SEO_DESCRIPTION: &str = "SEO Description";
-    /// A variant's own image URL (skipped on import).
+    /// A variant's own image URL: fetched on import like `Image Src`.
     pub const VARIANT_IMAGE: &str = "Variant Image";
     /// The variant's weight in [`WEIGHT_UNIT`]s (used when there are no grams).
     pub const WEIGHT: &str = "Variant Weight";

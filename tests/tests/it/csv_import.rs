@@ -3,6 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use platform::catalog_csv::Report;
+use platform::catalog_csv::images::ImageFetcher;
+use platform::catalog_csv::import::Silent;
 use platform::tenancy::Tenant;
 use storefront_tests::{Browser, Page, TestApp};
 use tenant_store::catalog::{self, Found, Product, Status, inventory};
@@ -87,7 +90,8 @@ async fn a_shopify_export_imports_with_its_tricky_rows_and_the_broken_product_is
     assert!(out.contains(&format!("  {BAD_PRICE}\n")), "{out}");
     assert!(
         out.contains(
-            "line 15, Image Src: “https://cdn.shopify.com/s/files/1/apron-2.jpg” skipped: image import not supported yet"
+            // No internet here: the URL is tried and the product imported without it.
+            "line 15, Image Src: “https://cdn.shopify.com/s/files/1/apron-2.jpg” not imported: could not connect to the server"
         ),
         "{out}"
     );
@@ -692,5 +696,205 @@ async fn a_file_over_the_upload_limit_is_refused_with_the_limit() {
     assert_eq!(
         count(&app, &alpha_tenant, "SELECT count(*) FROM import_jobs").await,
         0
+    );
+}
+
+/// Serves images for an import to fetch: `/shirt.png`, `/shirt.jpg`, `/not-an-image.png`
+/// (text), and 404 elsewhere. Returns `http://127.0.0.1:<port>`.
+async fn image_server() -> String {
+    fn encode(format: image::ImageFormat, side: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(side, side, |x, y| {
+            image::Rgb([(x * 5) as u8, (y * 3) as u8, 128])
+        });
+        let mut out = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut out), format)
+            .unwrap();
+        out
+    }
+    let png = encode(image::ImageFormat::Png, 40);
+    let jpg = encode(image::ImageFormat::Jpeg, 60);
+    let router = axum::Router::new()
+        .route(
+            "/shirt.png",
+            axum::routing::get(move || async move { ([("content-type", "image/png")], png) }),
+        )
+        .route(
+            "/shirt.jpg",
+            axum::routing::get(move || async move { ([("content-type", "image/jpeg")], jpg) }),
+        )
+        .route(
+            "/not-an-image.png",
+            axum::routing::get(|| async { "hello" }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Imports `csv` into `t` as the app would, fetching images into the app's media store
+/// (development settings: the loopback image server is allowed).
+async fn import_with_images(app: &TestApp, t: &Tenant, csv: &str) -> Report {
+    let fetcher = ImageFetcher::new(app.state.media.clone(), &app.state.settings).unwrap();
+    let total = platform::catalog_csv::count_rows(csv.as_bytes()).unwrap();
+    platform::catalog_csv::import_products(
+        &app.pool,
+        t,
+        std::io::Cursor::new(csv.as_bytes().to_vec()),
+        "import",
+        total,
+        &Silent,
+        Some(&fetcher),
+    )
+    .await
+    .unwrap()
+}
+
+fn notes(report: &Report) -> Vec<String> {
+    report.notes.iter().map(ToString::to_string).collect()
+}
+
+fn image_summary(p: &Product) -> Vec<(i32, String, i32, i32)> {
+    p.images
+        .iter()
+        .map(|i| (i.position, i.alt.clone(), i.width, i.height))
+        .collect()
+}
+
+fn images_csv(base: &str) -> String {
+    format!(
+        "Handle,Title,Variant Price,Image Src,Image Position,Image Alt Text,Variant Image\n\
+         shirt,Shirt,10.00,{base}/shirt.jpg,2,Back,\n\
+         shirt,,,{base}/shirt.png,1,Front,\n\
+         shirt,,,{base}/missing.png,3,,\n\
+         shirt,,,{base}/shirt.png,,,\n\
+         mug,Mug,4.00,{base}/not-an-image.png,1,,{base}/shirt.png\n"
+    )
+}
+
+#[tokio::test]
+async fn images_are_fetched_and_attached_in_position_order_and_failures_are_notes() {
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha").await;
+    let base = image_server().await;
+
+    let report = import_with_images(&app, &alpha, &images_csv(&base)).await;
+    assert_eq!(
+        (report.created, report.failed),
+        (2, 0),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(
+        notes(&report),
+        [
+            format!(
+                "line 4, Image Src: “{base}/missing.png” not imported: the server answered 404 Not Found"
+            ),
+            format!(
+                "line 6, Image Src: “{base}/not-an-image.png” not imported: the file is not a JPEG, PNG, WebP or GIF image"
+            ),
+        ]
+    );
+    let shirt = product(&app, &alpha, "shirt").await.unwrap();
+    assert_eq!(
+        image_summary(&shirt),
+        [(1, "Front".into(), 40, 40), (2, "Back".into(), 60, 60)]
+    );
+    let mug = product(&app, &alpha, "mug").await.unwrap();
+    assert_eq!(image_summary(&mug), [(1, String::new(), 40, 40)]);
+    assert_eq!(mug.images[0].storage_key, shirt.images[0].storage_key);
+    assert!(
+        shirt.images[0]
+            .storage_key
+            .starts_with(&format!("{}/", alpha.schema.as_str())),
+        "stored under the importing store's schema"
+    );
+
+    // The renditions are served on the store's host.
+    let host = TestApp::store_host("alpha");
+    for image in &shirt.images {
+        let res = app
+            .get(&host, &format!("/media/{}/160", image.storage_key))
+            .await;
+        assert_eq!(res.status(), 200, "{}", image.storage_key);
+    }
+
+    // Importing the same file again adds nothing.
+    let again = import_with_images(&app, &alpha, &images_csv(&base)).await;
+    assert_eq!(
+        (again.created, again.updated, again.unchanged, again.failed),
+        (0, 0, 2, 0)
+    );
+    assert_eq!(notes(&again).len(), 2, "{:?}", notes(&again));
+    let shirt_again = product(&app, &alpha, "shirt").await.unwrap();
+    assert_eq!(image_summary(&shirt_again), image_summary(&shirt));
+    assert_eq!(
+        count(&app, &alpha, "SELECT count(*) FROM product_images").await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn an_export_imported_back_reuses_the_stores_own_images_without_downloading() {
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha").await;
+    let base = image_server().await;
+    import_with_images(&app, &alpha, &images_csv(&base)).await;
+
+    let (result, exported) = app
+        .cli(&["export", "products", "--tenant", "alpha", "-"], "")
+        .await;
+    result.unwrap();
+    assert!(
+        exported.contains("http://alpha.storefront.test/media/"),
+        "{exported}"
+    );
+
+    // Back into the same store: nothing changes, nothing is duplicated.
+    let report = import_with_images(&app, &alpha, &exported).await;
+    assert_eq!(
+        (
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.failed
+        ),
+        (0, 0, 2, 0),
+        "{:?}",
+        report.notes
+    );
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    assert_eq!(
+        count(&app, &alpha, "SELECT count(*) FROM product_images").await,
+        3
+    );
+
+    // As new products (another handle), the images are the store's own: mapped back to
+    // their keys (the export's host does not even resolve here), in the same order.
+    let copied: String = exported
+        .lines()
+        .map(|line| match line.split_once(',') {
+            Some((handle, rest)) if handle != "Handle" => format!("{handle}-copy,{rest}\n"),
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    let report = import_with_images(&app, &alpha, &copied).await;
+    assert_eq!(
+        (report.created, report.failed),
+        (2, 0),
+        "{:?}",
+        report.errors
+    );
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let shirt = product(&app, &alpha, "shirt").await.unwrap();
+    let copy = product(&app, &alpha, "shirt-copy").await.unwrap();
+    assert_eq!(image_summary(&copy), image_summary(&shirt));
+    let keys =
+        |p: &Product| -> Vec<String> { p.images.iter().map(|i| i.storage_key.clone()).collect() };
+    assert_eq!(keys(&copy), keys(&shirt));
+    assert_eq!(
+        count(&app, &alpha, "SELECT count(*) FROM product_images").await,
+        6
     );
 }
