@@ -38,22 +38,6 @@ fn currency_of(order: &Order) -> Result<Currency, AppError> {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("order currency: {e}")))
 }
 
-/// The instructions of the store's manual gateway, if the order pays that way.
-async fn manual_instructions(
-    conn: &mut PgConnection,
-    order: &Order,
-) -> Result<Option<String>, AppError> {
-    if order.gateway.as_deref() != Some("manual") {
-        return Ok(None);
-    }
-    let row = tenant_store::payments::get_gateway(conn, "manual").await?;
-    Ok(row
-        .settings
-        .get("instructions")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned))
-}
-
 /// Starts paying for a freshly placed order with `gateway_name` and queues the confirmation
 /// email, in one transaction. A payment that is complete at once (store credit, a zero
 /// total) marks the order paid in the same transaction: store credit is debited there, and
@@ -117,7 +101,7 @@ pub async fn start_payment(
         }
         order = orders::mark_paid(conn, order.id, payment_ref, order.total_minor).await?;
     }
-    let instructions = manual_instructions(conn, &order).await?;
+    let instructions = super::payment_instructions(conn, &order).await?;
     mail::queue(
         app,
         conn,

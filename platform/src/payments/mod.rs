@@ -11,13 +11,17 @@ pub mod webhook;
 use std::sync::Arc;
 
 use billing::{BillingError, BuildContext, GatewaySettings, PaymentGateway};
+use serde::Deserialize as _;
 use sqlx::PgConnection;
+use tenant_store::StoreError;
+use tenant_store::orders::Order;
 use tenant_store::payments::{self, GatewayRow};
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::config::Environment;
 use crate::error::AppError;
+use crate::extract::CurrentTenant;
 
 /// The context secrets of a store's gateways are sealed under: a secret copied to another
 /// store does not open.
@@ -90,6 +94,43 @@ pub async fn gateway(
     build(app, tenant_id, &row)
 }
 
+/// The merchant's instructions in a manual gateway's stored settings.
+fn instructions_of(settings: &serde_json::Value) -> Option<String> {
+    match GatewaySettings::deserialize(settings) {
+        Ok(GatewaySettings::Manual { instructions }) => Some(instructions),
+        _ => None,
+    }
+}
+
+/// What the shopper must do to pay `order`: the manual gateway's instructions when the
+/// order pays that way (and the gateway is still configured), else nothing.
+pub async fn payment_instructions(
+    conn: &mut PgConnection,
+    order: &Order,
+) -> Result<Option<String>, AppError> {
+    if order.gateway.as_deref() != Some("manual") {
+        return Ok(None);
+    }
+    match payments::get_gateway(conn, "manual").await {
+        Ok(row) => Ok(instructions_of(&row.settings)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The store's gateway called `name`, read in a transaction of its own (for handlers that
+/// call the gateway before opening the transaction that records the outcome).
+pub async fn gateway_of(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    name: &str,
+) -> Result<Arc<dyn PaymentGateway>, AppError> {
+    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+    let g = gateway(app, &mut tx, tenant.id, name).await?;
+    tx.commit().await?;
+    Ok(g)
+}
+
 /// The gateways checkout offers, in the merchant's order. Store credit only for a signed-in
 /// customer; the test gateway never in production mode.
 pub async fn choices(
@@ -105,10 +146,7 @@ pub async fn choices(
         .filter(|r| !(production && r.name == "test"))
         .filter(|r| signed_in || r.name != "store_credit")
         .map(|r| {
-            let instructions = match serde_json::from_value::<GatewaySettings>(r.settings) {
-                Ok(GatewaySettings::Manual { instructions }) => Some(instructions),
-                _ => None,
-            };
+            let instructions = instructions_of(&r.settings);
             GatewayChoice {
                 name: r.name,
                 label: r.label,

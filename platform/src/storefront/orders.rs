@@ -156,19 +156,7 @@ async fn load(
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let shop = Shop::load(&mut tx, session, request_base_url(app, headers)).await?;
     let order = orders::find_by_token(&mut tx, token).await?;
-    let instructions = if order.gateway.as_deref() == Some("manual") {
-        match tenant_store::payments::get_gateway(&mut tx, "manual").await {
-            Ok(row) => row
-                .settings
-                .get("instructions")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
-            Err(tenant_store::StoreError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        None
-    };
+    let instructions = payments::payment_instructions(&mut tx, &order).await?;
     tx.commit().await?;
     Ok((shop, order, instructions))
 }
@@ -235,12 +223,7 @@ pub async fn show_order(
         let order = &loaded.1;
         match (order.gateway.as_deref(), order.payment_ref.as_deref()) {
             (Some(name), Some(payment_ref)) if name != "test" => {
-                let gateway = {
-                    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-                    let g = payments::gateway(&app, &mut tx, tenant.id, name).await?;
-                    tx.commit().await?;
-                    g
-                };
+                let gateway = payments::gateway_of(&app, &tenant, name).await?;
                 match gateway.confirm(payment_ref).await {
                     Ok(status) => {
                         let base = request_base_url(&app, &headers);
@@ -334,12 +317,7 @@ pub async fn submit_pay(
         return Ok(Redirect::to(&format!("/orders/{token}")).into_response());
     }
     let payment_ref = order.payment_ref.clone().unwrap_or_default();
-    let gateway = {
-        let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-        let g = payments::gateway(&app, &mut tx, tenant.id, "test").await?;
-        tx.commit().await?;
-        g
-    };
+    let gateway = payments::gateway_of(&app, &tenant, "test").await?;
     let status = gateway
         .submit_card_form(&payment_ref, &form.card_number)
         .await?;
