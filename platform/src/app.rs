@@ -39,6 +39,9 @@ pub struct App {
     /// Each store's storefront templates: the shared default theme, or a sandboxed set
     /// with the merchant's overrides (cached, kept fresh by LISTEN/NOTIFY).
     pub themes: Arc<crate::theme::Themes>,
+    /// Rendered storefront pages for shoppers without a cart or account (kept fresh by
+    /// triggers on the tenant tables and LISTEN/NOTIFY).
+    pub pages: Arc<crate::storefront::page_cache::PageCache>,
     /// Background tasks (hostname listener, mail worker); aborted when the app is dropped.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -72,9 +75,15 @@ impl App {
             db.clone(),
             std::time::Duration::from_millis(settings.theme_render_timeout_ms),
         );
+        let pages = crate::storefront::page_cache::PageCache::new(
+            db.clone(),
+            settings.page_cache_mb,
+            std::time::Duration::from_secs(settings.page_cache_secs),
+        );
         let tasks = vec![
             hosts.spawn_listener(),
             themes.spawn_listener(),
+            pages.spawn_listener(),
             mail_outbox::spawn_worker(db.clone(), Arc::clone(&mailer)),
             search_index::spawn_worker(
                 Arc::clone(&search),
@@ -98,6 +107,7 @@ impl App {
                 media,
                 search,
                 themes,
+                pages,
                 tasks,
             }
         })))

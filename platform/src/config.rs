@@ -186,6 +186,30 @@ pub struct Settings {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub reservation_sweep_secs: u64,
+
+    /// Megabytes of rendered storefront pages each node keeps for shoppers whose pages hold
+    /// nothing of their own (no cart, not signed in); 0 turns the page cache off. A change
+    /// to a store's catalog, content, settings or theme drops that store's pages on every
+    /// node at once.
+    #[arg(
+        long,
+        env = "PAGE_CACHE_MB",
+        global = true,
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u64).range(0..=65_536)
+    )]
+    pub page_cache_mb: u64,
+
+    /// Seconds a cached storefront page may be served at most (changes drop pages at once;
+    /// this bounds what no change announces, such as a blog post scheduled for later).
+    #[arg(
+        long,
+        env = "PAGE_CACHE_SECS",
+        global = true,
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub page_cache_secs: u64,
 }
 
 /// How log lines are written.
@@ -235,6 +259,8 @@ impl Settings {
             stripe_api_base: None,
             reservation_minutes: 60,
             reservation_sweep_secs: 60,
+            page_cache_mb: 64,
+            page_cache_secs: 60,
         }
     }
 

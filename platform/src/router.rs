@@ -35,7 +35,7 @@ pub fn build(state: AppState) -> Router {
 
 /// Routes on a store's hostname: the shopper storefront and the merchant admin.
 fn store_routes(state: &AppState) -> Router<AppState> {
-    storefront::router()
+    storefront::router(state)
         .merge(admin::router())
         .merge(api::router())
         .fallback(not_found)

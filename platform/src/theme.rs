@@ -144,7 +144,12 @@ pub async fn notify_changed(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::R
 pub struct StoreTheme {
     /// None when the store has no overrides: the shared default theme.
     custom: Option<CustomTheme>,
+    /// Unique to this load on this node: a page rendered with another load is another page.
+    version: u64,
 }
+
+/// Source of [`StoreTheme::version`]s.
+static THEME_LOADS: AtomicU64 = AtomicU64::new(1);
 
 /// A store's own compiled template set.
 struct CustomTheme {
@@ -222,7 +227,10 @@ impl Themes {
         let overrides = tenant_store::theme::list(&mut tx).await?;
         tx.commit().await?;
         let theme = if overrides.is_empty() {
-            StoreTheme { custom: None }
+            StoreTheme {
+                custom: None,
+                version: THEME_LOADS.fetch_add(1, Ordering::Relaxed),
+            }
         } else {
             let tenant_id = tenant.id;
             let _slot = self.slots.acquire().await?;
@@ -236,13 +244,22 @@ impl Themes {
                 );
                 self.spawn_record_error(tenant, name, version, message);
             }
-            StoreTheme { custom }
+            StoreTheme {
+                custom,
+                version: THEME_LOADS.fetch_add(1, Ordering::Relaxed),
+            }
         };
         let theme = Arc::new(theme);
         if self.generation.load(Ordering::Acquire) == generation {
             self.cache.insert(tenant.id, Arc::clone(&theme)).await;
         }
         Ok(theme)
+    }
+
+    /// Which load of the store's theme pages render with now (see the page cache); None
+    /// when it can't be loaded (pages then render with the default theme, uncached).
+    pub async fn version(&self, tenant: &Tenant) -> Option<u64> {
+        self.get(tenant).await.ok().map(|theme| theme.version)
     }
 
     /// Forgets a store's theme on this node (the next page loads it again).

@@ -71,8 +71,16 @@ pub fn default_store_templates() -> Vec<(String, String)> {
 /// HTML escaping for text and attribute values: `& < > " '`. Tera's default also escapes
 /// `/`, which only bloats every URL without making anything safer.
 pub fn escape_html(input: &str) -> String {
+    // Most values (names, prices, URLs) hold nothing to escape: one scan, one copy.
+    let Some(first) = input
+        .bytes()
+        .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    else {
+        return input.to_owned();
+    };
     let mut out = String::with_capacity(input.len() + input.len() / 8);
-    for c in input.chars() {
+    out.push_str(&input[..first]);
+    for c in input[first..].chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -95,4 +103,20 @@ fn tera_error_chain(e: &tera::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_html;
+
+    #[test]
+    fn escapes_markup_characters_and_leaves_the_rest() {
+        assert_eq!(escape_html(""), "");
+        assert_eq!(escape_html("Linen Shirt · €20"), "Linen Shirt · €20");
+        assert_eq!(
+            escape_html("/products/a?b=1&c=<x>"),
+            "/products/a?b=1&amp;c=&lt;x&gt;"
+        );
+        assert_eq!(escape_html("é\"'<script>"), "é&quot;&#x27;&lt;script&gt;");
+    }
 }

@@ -237,6 +237,9 @@ pub struct Cart {
     pub item_count: i64,
     /// Sum of the lines, minor units.
     pub subtotal_minor: i64,
+    /// Whether loading fixed anything (a line removed or brought in line with price and
+    /// stock): the transaction must then be committed.
+    pub changed: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -286,6 +289,7 @@ pub async fn load(
         let title = r.product_title.clone().unwrap_or_default();
         let (Some(price), Some("active")) = (r.price_minor, r.status.as_deref()) else {
             remove(conn, cart_id, r.variant_id).await?;
+            cart.changed = true;
             cart.notices.push(if title.is_empty() {
                 "An item in your cart is no longer available and was removed.".to_owned()
             } else {
@@ -299,6 +303,7 @@ pub async fn load(
         if tracked && quantity > stock {
             if stock <= 0 {
                 remove(conn, cart_id, r.variant_id).await?;
+                cart.changed = true;
                 cart.notices
                     .push(format!("{title} sold out and was removed from your cart."));
                 continue;
@@ -326,6 +331,7 @@ pub async fn load(
             .bind(price)
             .execute(&mut *conn)
             .await?;
+            cart.changed = true;
         }
         let variant_title = [&r.option1, &r.option2, &r.option3]
             .into_iter()

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::catalog::{self, Product, Status};
+use crate::orders::COUNTED_AS_SOLD;
 
 /// A product in a listing.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -59,12 +60,16 @@ pub enum Sort {
     TitleAscending,
     /// Z to A.
     TitleDescending,
+    /// Most units sold first, ties newest first. Units sold are kept on the product (see
+    /// `crate::orders` for which orders count), so this is a keyset listing like the others.
+    BestSelling,
 }
 
 impl Sort {
     /// Every sort, with its URL value and label, in menu order.
-    pub const ALL: [(Sort, &'static str, &'static str); 6] = [
+    pub const ALL: [(Sort, &'static str, &'static str); 7] = [
         (Sort::Featured, "featured", "Featured"),
+        (Sort::BestSelling, "best-selling", "Best selling"),
         (
             Sort::PriceAscending,
             "price-ascending",
@@ -133,6 +138,9 @@ enum KeyKind {
     Int,
     Time,
     Text,
+    /// An integer, ties broken by this time column in the same direction (best selling:
+    /// units sold, then newest). The cursor key is `<int>:<microseconds>`.
+    IntThenTime(&'static str),
 }
 
 struct Order {
@@ -150,7 +158,8 @@ fn order(sort: Sort, in_collection: bool, collection_sort: &str) -> Order {
             (true, "created-desc") => Sort::Newest,
             (true, "title-asc") => Sort::TitleAscending,
             (true, "title-desc") => Sort::TitleDescending,
-            // Manual, oldest-first and best-selling (until orders exist): the stored order.
+            (true, "best-selling") => Sort::BestSelling,
+            // Manual and oldest-first: the stored order.
             (true, _) => {
                 return Order {
                     expr: "cp.position",
@@ -183,6 +192,11 @@ fn order(sort: Sort, in_collection: bool, collection_sort: &str) -> Order {
             kind: KeyKind::Text,
             descending: true,
         },
+        Sort::BestSelling => Order {
+            expr: "p.units_sold",
+            kind: KeyKind::IntThenTime("p.published_at"),
+            descending: true,
+        },
         Sort::Newest | Sort::Featured => Order {
             expr: "p.published_at",
             kind: KeyKind::Time,
@@ -196,6 +210,18 @@ fn split_cursor(cursor: &str) -> Result<(&str, Uuid), StoreError> {
     let bad = || StoreError::invalid("page", "is not a page of this list");
     let (key, id) = cursor.rsplit_once('~').ok_or_else(bad)?;
     Ok((key, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+/// Whether a cursor's key can be read back as the sort's key (a malformed one would be a
+/// database error, not "no such page").
+fn key_is_well_formed(kind: KeyKind, key: &str) -> bool {
+    match kind {
+        KeyKind::Int | KeyKind::Time => key.parse::<i64>().is_ok(),
+        KeyKind::Text => true,
+        KeyKind::IntThenTime(_) => key
+            .split_once(':')
+            .is_some_and(|(a, b)| a.parse::<i64>().is_ok() && b.parse::<i64>().is_ok()),
+    }
 }
 
 /// Lists active products, all of them (`collection` None) or one collection's, in `sort`
@@ -232,28 +258,50 @@ pub async fn list_cards(
     };
     // Cursor keys travel as text: integers, timestamps as microseconds since the epoch
     // (exact both ways), titles as they are.
-    let (key_out, key_in) = match o.kind {
-        KeyKind::Int => (format!("({})::text", o.expr), "$2::text::bigint".to_owned()),
-        KeyKind::Time => (
-            format!("(extract(epoch FROM {}) * 1000000)::bigint::text", o.expr),
-            "('epoch'::timestamptz + $2::text::bigint * interval '1 microsecond')".to_owned(),
-        ),
-        KeyKind::Text => (o.expr.to_owned(), "$2::text".to_owned()),
+    let micros = |col: &str| format!("(extract(epoch FROM {col}) * 1000000)::bigint::text");
+    let from_micros = |param: &str| {
+        format!("('epoch'::timestamptz + {param}::bigint * interval '1 microsecond')")
     };
-    if let (Some((key, _)), KeyKind::Int | KeyKind::Time) = (&cursor, o.kind)
-        && key.parse::<i64>().is_err()
+    // The columns ordered by (before the id), what a row's key is, and the key read back.
+    let (cols, key_out, key_in) = match o.kind {
+        KeyKind::Int => (
+            vec![o.expr],
+            format!("({})::text", o.expr),
+            "$2::text::bigint".to_owned(),
+        ),
+        KeyKind::Time => (vec![o.expr], micros(o.expr), from_micros("$2::text")),
+        KeyKind::Text => (vec![o.expr], o.expr.to_owned(), "$2::text".to_owned()),
+        KeyKind::IntThenTime(then) => (
+            vec![o.expr, then],
+            format!("({})::text || ':' || {}", o.expr, micros(then)),
+            format!(
+                "split_part($2::text, ':', 1)::bigint, {}",
+                from_micros("split_part($2::text, ':', 2)")
+            ),
+        ),
+    };
+    if let Some((key, _)) = &cursor
+        && !key_is_well_formed(o.kind, key)
     {
         return Err(StoreError::invalid("page", "is not a page of this list"));
     }
     let key_filter = if cursor.is_some() {
-        format!(" AND ({}, p.id) {cmp} ({key_in}, $3::uuid)", o.expr)
+        format!(
+            " AND ({}, p.id) {cmp} ({key_in}, $3::uuid)",
+            cols.join(", ")
+        )
     } else {
         String::new()
     };
+    let order_by: Vec<String> = cols
+        .iter()
+        .chain(std::iter::once(&"p.id"))
+        .map(|c| format!("{c} {dir}"))
+        .collect();
     let sql = format!(
         "SELECT {CARD_COLUMNS}, {key_out} AS sort_key FROM {from}{key_filter} \
-         ORDER BY {} {dir}, p.id {dir} LIMIT $4",
-        o.expr
+         ORDER BY {} LIMIT $4",
+        order_by.join(", ")
     );
     let (key, id) = cursor.map_or((None, None), |(k, id)| (Some(k.to_owned()), Some(id)));
     let q = sqlx::query_as::<_, CardRow>(&sql)
@@ -379,29 +427,67 @@ pub async fn product_by_handle(
     }
 }
 
-/// Products to suggest next to a product: those after it in its first collection's order,
-/// then the newest products, up to `limit`; active ones only, never the product itself.
+/// How many of a product's latest sales (order lines, so orders but for one bought in two
+/// variants) "bought together" looks at: enough to be meaningful, few enough that a best
+/// seller's suggestions cost what a niche product's do.
+pub const TOGETHER_ORDERS: i64 = 500;
+
+/// Products to suggest next to a product, up to `limit`, active ones only, never the product
+/// itself nor one twice:
+/// 1. those most often bought with it: in how many of the latest [`TOGETHER_ORDERS`] orders
+///    containing it that count as sales (see [`crate::orders`]) they appear too, ties to the
+///    better seller;
+/// 2. then those after it in its first collection's order (wrapping round to the start);
+/// 3. then the newest products.
 pub async fn related(
     conn: &mut PgConnection,
     product_id: Uuid,
     limit: i64,
 ) -> Result<Vec<ProductCard>, StoreError> {
+    // Order ids are UUIDv7 (time-ordered), so the product's latest order lines are the
+    // first entries of `order_lines_product` (product_id, order_id DESC). Whether an order
+    // counts is a scalar subquery on purpose: a join lets the planner hash every order of
+    // the store, while this probes the orders of the product's lines only, and stops after
+    // TOGETHER_ORDERS of them when the product sold more (an index scan in order).
     let mut cards: Vec<ProductCard> = sqlx::query_as(&format!(
-        "WITH mine AS (SELECT collection_id, position FROM collection_products \
-                       WHERE product_id = $1 ORDER BY collection_id LIMIT 1) \
-         SELECT {CARD_COLUMNS} FROM mine \
-         JOIN collection_products cp ON cp.collection_id = mine.collection_id \
-              AND cp.position > mine.position \
-         JOIN products p ON p.id = cp.product_id AND p.status = 'active' \
-         ORDER BY cp.position LIMIT $2"
+        "WITH recent AS MATERIALIZED ( \
+           SELECT l.order_id FROM order_lines l \
+           WHERE l.product_id = $1 \
+             AND (SELECT {COUNTED_AS_SOLD} FROM orders o WHERE o.id = l.order_id) \
+           ORDER BY l.order_id DESC LIMIT $3), \
+         together AS ( \
+           SELECT l.product_id, count(DISTINCT l.order_id) AS orders \
+           FROM recent JOIN order_lines l ON l.order_id = recent.order_id \
+           WHERE l.product_id <> $1 GROUP BY l.product_id) \
+         SELECT {CARD_COLUMNS} FROM together t \
+         JOIN products p ON p.id = t.product_id AND p.status = 'active' \
+         ORDER BY t.orders DESC, p.units_sold DESC, p.published_at DESC, p.id DESC LIMIT $2"
     ))
     .bind(product_id)
     .bind(limit)
+    .bind(TOGETHER_ORDERS)
     .fetch_all(&mut *conn)
     .await?;
     if (cards.len() as i64) < limit {
-        let mut seen: Vec<Uuid> = cards.iter().map(|c| c.id).collect();
-        seen.push(product_id);
+        let seen = seen_with(&cards, product_id);
+        let more: Vec<ProductCard> = sqlx::query_as(&format!(
+            "WITH mine AS (SELECT collection_id, position FROM collection_products \
+                           WHERE product_id = $1 ORDER BY collection_id LIMIT 1) \
+             SELECT {CARD_COLUMNS} FROM mine \
+             JOIN collection_products cp ON cp.collection_id = mine.collection_id \
+             JOIN products p ON p.id = cp.product_id AND p.status = 'active' \
+             WHERE p.id <> ALL($2) \
+             ORDER BY cp.position <= mine.position, cp.position, p.id LIMIT $3"
+        ))
+        .bind(product_id)
+        .bind(&seen)
+        .bind(limit - cards.len() as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        cards.extend(more);
+    }
+    if (cards.len() as i64) < limit {
+        let seen = seen_with(&cards, product_id);
         let more: Vec<ProductCard> = sqlx::query_as(&format!(
             "SELECT {CARD_COLUMNS} FROM products p \
              WHERE p.status = 'active' AND p.id <> ALL($1) \
@@ -414,6 +500,15 @@ pub async fn related(
         cards.extend(more);
     }
     Ok(cards)
+}
+
+/// The ids of `cards` and `product_id`: what a later suggestion step must skip.
+fn seen_with(cards: &[ProductCard], product_id: Uuid) -> Vec<Uuid> {
+    cards
+        .iter()
+        .map(|c| c.id)
+        .chain(std::iter::once(product_id))
+        .collect()
 }
 
 /// A menu link as the storefront shows it.
@@ -500,7 +595,7 @@ fn build_menus(handles: &[&str], rows: &[MenuRow]) -> Vec<Vec<MenuLink>> {
 }
 
 /// What every storefront page shows around its content.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Frame {
     /// The store's settings.
     pub settings: crate::settings::StoreSettings,
@@ -543,6 +638,16 @@ pub async fn frame(
     })
 }
 
+/// Units in a cart (0 for a cart that no longer exists).
+pub async fn cart_count(conn: &mut PgConnection, cart: Uuid) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(sum(quantity), 0)::bigint FROM cart_lines WHERE cart_id = $1",
+    )
+    .bind(cart)
+    .fetch_one(conn)
+    .await?)
+}
+
 fn link_url(kind: &str, target: &str) -> String {
     match kind {
         "collection" => format!("/collections/{target}"),
@@ -550,5 +655,46 @@ fn link_url(kind: &str, target: &str) -> String {
         "page" => format!("/pages/{target}"),
         "blog" | "article" => format!("/blogs/{target}"),
         _ => target.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_values_round_trip_and_best_selling_has_its_shopify_name() {
+        for (sort, value, _) in Sort::ALL {
+            assert_eq!(Sort::parse(value), sort);
+            assert_eq!(sort.as_str(), value);
+        }
+        assert_eq!(Sort::parse("best-selling"), Sort::BestSelling);
+        assert_eq!(Sort::parse("nonsense"), Sort::Featured);
+    }
+
+    #[test]
+    fn a_best_selling_collection_features_units_sold_then_newest() {
+        let o = order(Sort::Featured, true, "best-selling");
+        assert_eq!(o.expr, "p.units_sold");
+        assert!(o.descending);
+        assert!(matches!(o.kind, KeyKind::IntThenTime("p.published_at")));
+        // "All products" features the newest; a manual collection its stored order.
+        assert_eq!(order(Sort::Featured, false, "").expr, "p.published_at");
+        assert_eq!(order(Sort::Featured, true, "manual").expr, "cp.position");
+        assert_eq!(
+            order(Sort::BestSelling, true, "manual").expr,
+            "p.units_sold"
+        );
+    }
+
+    #[test]
+    fn cursor_keys_must_fit_the_sort() {
+        let sales = KeyKind::IntThenTime("p.published_at");
+        assert!(key_is_well_formed(sales, "12:1700000000000000"));
+        assert!(!key_is_well_formed(sales, "12"));
+        assert!(!key_is_well_formed(sales, "12:x"));
+        assert!(key_is_well_formed(KeyKind::Int, "-3"));
+        assert!(!key_is_well_formed(KeyKind::Time, "3:4"));
+        assert!(key_is_well_formed(KeyKind::Text, "any: title~"));
     }
 }

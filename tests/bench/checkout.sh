@@ -20,8 +20,10 @@ DB=checkout_bench
 BENCH_URL="${ADMIN_URL%/*}/$DB"
 HOST="demo.bench.test"
 
-echo "building the release binaries"
-cargo build --release -p platform --bin storefront -p storefront-tests --bin checkout_load
+if [[ "${BUILD:-1}" != 0 ]]; then
+  echo "building the release binaries"
+  cargo build --release -p platform --bin storefront -p storefront-tests --bin checkout_load
+fi
 
 psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 DATA_DIR=$(mktemp -d)

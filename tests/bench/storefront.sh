@@ -27,8 +27,10 @@ if ! command -v wrk >/dev/null; then
   (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null))
 fi
 
-echo "building the release binary"
-cargo build --release -p platform --bin storefront
+if [[ "${BUILD:-1}" != 0 ]]; then
+  echo "building the release binary"
+  cargo build --release -p platform --bin storefront
+fi
 
 psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 DATA_DIR=$(mktemp -d)
@@ -91,6 +93,8 @@ RESULTS=$(
   run "collection by price" "/collections/all?sort_by=price-ascending"
   run product "/products/$HANDLE"
   run cart /cart "$COOKIE"
+  run "home (shopper with a cart)" / "$COOKIE"
+  run "product (shopper with a cart)" "/products/$HANDLE" "$COOKIE"
 )
 BASELINE_RPS=$(awk -F'\t' '$1 == "baseline" { print $2 }' <<<"$RESULTS")
 printf '%-32s %12s %10s %10s %12s %8s\n' page "requests/s" p50 p99 "of baseline" non-2xx

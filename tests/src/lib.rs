@@ -163,6 +163,9 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("a temporary DATA_DIR");
         let mut settings = Settings::for_database(&db.url, data_dir.path().to_path_buf());
         settings.platform_domain = PLATFORM_DOMAIN.into();
+        // Cached pages follow a write a moment after it commits (by NOTIFY), and most tests
+        // read a page right after writing: the page cache's own tests switch it on.
+        settings.page_cache_mb = 0;
         configure(&mut settings);
         let pool = db.pool(8).await;
         platform::db::migrate_platform(&pool)

@@ -173,7 +173,13 @@ pub async fn save_template(
     let source = form.source.replace("\r\n", "\n");
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let overrides = store_theme::list(&mut tx).await?;
-    let shop = Shop::load(&mut tx, &merchant.session, request_base_url(&app, &headers)).await?;
+    let shop = Shop::load(
+        &app,
+        &mut tx,
+        &merchant.session,
+        request_base_url(&app, &headers),
+    )
+    .await?;
     tx.commit().await?;
     let current = overrides.iter().find(|o| o.name == form.name).cloned();
     let shop = serde_json::to_value(&shop).map_err(|e| anyhow::anyhow!("sample shop: {e}"))?;

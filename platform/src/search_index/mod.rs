@@ -358,6 +358,8 @@ fn is_lock_timeout(e: &tenant_store::StoreError) -> bool {
 /// membership they change.
 type Affected = (BTreeSet<Uuid>, Vec<(Option<Uuid>, Option<String>)>);
 
+/// What the events change in the index. Kept in step with the tenant database's
+/// `outbox_event_concerns_search`, which decides which events wake the indexers.
 fn affected(events: &[search_feed::OutboxEvent]) -> Affected {
     let mut products = BTreeSet::new();
     let mut collections = Vec::new();

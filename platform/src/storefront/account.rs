@@ -190,6 +190,7 @@ impl Shopper {
     ) -> Result<Response, AppError> {
         let mut tx = tenant_store::begin(&self.app.db, &self.tenant.schema).await?;
         let shop = Shop::load(
+            &self.app,
             &mut tx,
             &self.session,
             request_base_url(&self.app, &self.headers),

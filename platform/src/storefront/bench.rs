@@ -29,7 +29,7 @@ pub async fn baseline(
         sqlx::query_as("SELECT title, handle FROM products WHERE status = 'active' LIMIT 1")
             .fetch_one(&mut *tx)
             .await?;
-    tx.commit().await?;
+    tx.end_read_only();
     Ok(Html(app.views.render(
         "store/bench_baseline.html",
         &BaselineView { title, handle },

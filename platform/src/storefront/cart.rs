@@ -61,14 +61,19 @@ async fn render_cart(
 ) -> Result<Response, AppError> {
     let base = request_base_url(app, headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let mut shop = Shop::load(&mut tx, session, base).await?;
+    // The count in the header is what the cart shows, once checked (below).
+    let mut shop = Shop::for_cart(app, &mut tx, None, base).await?;
     let currency = shop.currency()?;
     let money = |m: i64| display_money(m, currency);
     let cart = match cart_id(session).await? {
         Some(id) => cart::load(&mut tx, id, &money).await?,
         None => Cart::default(),
     };
-    tx.commit().await?;
+    if cart.changed {
+        tx.commit().await?;
+    } else {
+        tx.end_read_only();
+    }
     // The count in the header follows any fix the check just made.
     shop.cart_count = cart.item_count;
     let view = CartView {

@@ -146,7 +146,7 @@ pub async fn show_collection(
     };
     let base = request_base_url(&app, &headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let shop = Shop::load(&mut tx, &session, base.clone()).await?;
+    let shop = Shop::load(&app, &mut tx, &session, base.clone()).await?;
     let (info, listing): (CollectionInfo, CardPage) = if handle == "all" {
         let listing = list_or_404(shop::list_cards(&mut tx, None, sort, &at, PAGE_SIZE).await)?;
         (
@@ -169,7 +169,7 @@ pub async fn show_collection(
             listing,
         )
     };
-    tx.commit().await?;
+    tx.end_read_only();
     let currency = shop.currency()?;
     let view = CollectionView {
         canonical_url: format!("{base}/collections/{}", info.handle),
@@ -440,13 +440,13 @@ pub async fn render_product(
     let product = match shop::product_by_handle(&mut tx, handle).await? {
         shop::ProductLookup::Found(p) => p,
         shop::ProductLookup::Moved(to) => {
-            tx.commit().await?;
+            tx.end_read_only();
             return Ok(layout::moved(&format!("/products/{to}")));
         }
     };
-    let shop = Shop::load(&mut tx, session, base.clone()).await?;
+    let shop = Shop::load(app, &mut tx, session, base.clone()).await?;
     let related = shop::related(&mut tx, product.id, 4).await?;
-    tx.commit().await?;
+    tx.end_read_only();
     let currency = shop.currency()?;
 
     let (chosen, selection_message) = choose(&product, q);

@@ -279,7 +279,7 @@ async fn render(
     let customer = signed_in_customer(session, tenant.id).await?;
     let csrf = csrf::token(session).await?;
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let shop = Shop::load(&mut tx, session, request_base_url(app, headers)).await?;
+    let shop = Shop::load(app, &mut tx, session, request_base_url(app, headers)).await?;
     let currency = shop.currency()?;
     let money = |m: i64| display_money(m, currency);
     if form.country.is_empty() {

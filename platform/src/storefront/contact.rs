@@ -73,7 +73,7 @@ async fn render(
     sent: bool,
 ) -> Result<Response, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let shop = Shop::load(&mut tx, session, request_base_url(app, headers)).await?;
+    let shop = Shop::load(app, &mut tx, session, request_base_url(app, headers)).await?;
     tx.commit().await?;
     let status = if errors.is_empty() {
         StatusCode::OK

@@ -40,12 +40,12 @@ pub async fn show_page(
     let page = match content::find_published_page(&mut tx, &handle).await? {
         Found::Item(p) => *p,
         Found::MovedTo(to) => {
-            tx.commit().await?;
+            tx.end_read_only();
             return Ok(layout::moved(&format!("/pages/{to}")));
         }
     };
-    let shop = Shop::load(&mut tx, &session, base.clone()).await?;
-    tx.commit().await?;
+    let shop = Shop::load(&app, &mut tx, &session, base.clone()).await?;
+    tx.end_read_only();
     let view = PageView {
         description: if page.seo_description.is_empty() {
             strip_tags(&page.body_html)
@@ -91,8 +91,8 @@ pub async fn show_blog(
     let base = request_base_url(&app, &headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let page = content::find_blog(&mut tx, &blog, after.as_ref(), ARTICLES_PER_PAGE).await?;
-    let shop = Shop::load(&mut tx, &session, base.clone()).await?;
-    tx.commit().await?;
+    let shop = Shop::load(&app, &mut tx, &session, base.clone()).await?;
+    tx.end_read_only();
     let view = BlogView {
         next_url: page
             .next
@@ -127,12 +127,12 @@ pub async fn show_article(
     let article = match content::find_published_article(&mut tx, &blog, &handle).await? {
         Found::Item(a) => *a,
         Found::MovedTo(to) => {
-            tx.commit().await?;
+            tx.end_read_only();
             return Ok(layout::moved(&format!("/blogs/{blog}/{to}")));
         }
     };
-    let shop = Shop::load(&mut tx, &session, base.clone()).await?;
-    tx.commit().await?;
+    let shop = Shop::load(&app, &mut tx, &session, base.clone()).await?;
+    tx.end_read_only();
     let view = ArticleView {
         description: if article.seo_description.is_empty() {
             strip_tags(if article.summary_html.is_empty() {

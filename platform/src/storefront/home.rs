@@ -46,7 +46,7 @@ pub async fn show_home(
 ) -> Result<Response, AppError> {
     let base = request_base_url(&app, &headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let shop = Shop::load(&mut tx, &session, base.clone()).await?;
+    let shop = Shop::load(&app, &mut tx, &session, base.clone()).await?;
     let featured = match shop::collection_by_handle(&mut tx, FEATURED_HANDLE).await {
         Ok(c) => Some(c),
         Err(StoreError::NotFound) => shop::collections(&mut tx, 1).await?.into_iter().next(),
@@ -62,7 +62,7 @@ pub async fn show_home(
     };
     let newest = shop::list_cards(&mut tx, None, Sort::Newest, &PageAt::First, SHOWN).await?;
     let news = super::content::latest_news(&mut tx, 3).await?;
-    tx.commit().await?;
+    tx.end_read_only();
     let currency = shop.currency()?;
     let view = HomeView {
         featured: featured.map(|(c, products)| Featured {

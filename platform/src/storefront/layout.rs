@@ -7,18 +7,20 @@ use axum::response::{Html, IntoResponse, Response};
 use billing::{Currency, Money};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
-use sqlx::PgConnection;
 use tenant_store::settings::StoreSettings;
-use tenant_store::shop;
+use tenant_store::{TenantTx, shop};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::error::AppError;
 use crate::extract::CurrentTenant;
 use crate::media_urls::image_url;
 
 use super::assets;
+
+/// The menus every page shows: main navigation and footer.
+const MENUS: &[&str] = &["main-menu", "footer"];
 
 /// Session key of the shopper's cart.
 pub const CART_KEY: &str = "cart_id";
@@ -57,14 +59,38 @@ pub struct Shop {
 }
 
 impl Shop {
-    /// Loads the frame in the page's tenant transaction: settings, menus, the cart count.
+    /// Loads the frame in the page's tenant transaction: settings and menus (from the page
+    /// cache when it holds them), the count of the session's cart.
     pub async fn load(
-        conn: &mut PgConnection,
+        app: &App,
+        tx: &mut TenantTx,
         session: &Session,
         base_url: String,
     ) -> Result<Self, AppError> {
         let cart = cart_id(session).await?;
-        let frame = shop::frame(conn, &["main-menu", "footer"], cart).await?;
+        Self::for_cart(app, tx, cart, base_url).await
+    }
+
+    /// Like [`Shop::load`] with the cart given: None leaves the count at 0 (the cart page
+    /// counts what it shows).
+    pub async fn for_cart(
+        app: &App,
+        tx: &mut TenantTx,
+        cart: Option<Uuid>,
+        base_url: String,
+    ) -> Result<Self, AppError> {
+        let schema = tx.schema().as_str().to_owned();
+        let mut counted = false;
+        let mut frame = app
+            .pages
+            .frame(&schema, async || {
+                counted = true;
+                shop::frame(tx, MENUS, cart).await
+            })
+            .await?;
+        if let (false, Some(cart)) = (counted, cart) {
+            frame.cart_count = shop::cart_count(tx, cart).await?;
+        }
         let settings = frame.settings;
         let cart_count = frame.cart_count;
         let mut menus = frame.menus.into_iter();

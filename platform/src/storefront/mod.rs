@@ -13,6 +13,7 @@ mod home;
 pub mod layout;
 mod media;
 mod orders;
+pub mod page_cache;
 mod policies;
 mod search;
 mod seo;
@@ -31,8 +32,10 @@ use layout::Shop;
 use tower_sessions::Session;
 
 /// Storefront routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Pages that are the same for every shopper without a cart or account: served from the
+    // page cache when it holds them.
+    let everyones = Router::new()
         .route("/", get(home::show_home))
         .route("/collections/{handle}", get(catalog::show_collection))
         .route(
@@ -40,6 +43,19 @@ pub fn router() -> Router<AppState> {
             get(catalog::show_nested_product),
         )
         .route("/products/{handle}", get(catalog::show_product))
+        .route("/policies/{handle}", get(policies::show_policy))
+        .route("/pages/{handle}", get(content::show_page))
+        .route("/blogs/{blog}", get(content::show_blog))
+        .route("/blogs/{blog}/{handle}", get(content::show_article))
+        .route("/sitemap.xml", get(seo::sitemap_index))
+        .route("/sitemaps/products.xml", get(seo::products_sitemap))
+        .route("/sitemaps/collections.xml", get(seo::collections_sitemap))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            page_cache::serve,
+        ));
+    Router::new()
+        .merge(everyones)
         .route("/cart", get(cart::show_cart))
         .route("/cart/add", post(cart::add_to_cart))
         .route("/cart/change", post(cart::change_cart))
@@ -62,10 +78,6 @@ pub fn router() -> Router<AppState> {
             "/contact",
             get(contact::show_contact).post(contact::send_contact),
         )
-        .route("/policies/{handle}", get(policies::show_policy))
-        .route("/pages/{handle}", get(content::show_page))
-        .route("/blogs/{blog}", get(content::show_blog))
-        .route("/blogs/{blog}/{handle}", get(content::show_article))
         .route("/search", get(search::show_search))
         .route("/search/suggest.json", get(search::suggest))
         .route(
@@ -92,9 +104,6 @@ pub fn router() -> Router<AppState> {
             post(account::delete_address),
         )
         .route("/robots.txt", get(seo::robots))
-        .route("/sitemap.xml", get(seo::sitemap_index))
-        .route("/sitemaps/products.xml", get(seo::products_sitemap))
-        .route("/sitemaps/collections.xml", get(seo::collections_sitemap))
         .layer(from_fn(refuse_suspended))
         .layer(from_fn(load_session_first))
         .route("/assets/{name}", get(assets::show_asset))
@@ -110,7 +119,12 @@ pub async fn branded_not_found(State(app): State<AppState>, req: Request, next: 
     let path = req.uri().path().to_owned();
     let tenant = req.extensions().get::<CurrentTenant>().cloned();
     let session = req.extensions().get::<Session>().cloned();
-    let headers = req.headers().clone();
+    // Only the Host header is needed (for the page's links): not a copy of every header on
+    // every request.
+    let mut headers = axum::http::HeaderMap::new();
+    if let Some(host) = req.headers().get(axum::http::header::HOST) {
+        headers.insert(axum::http::header::HOST, host.clone());
+    }
     let res = next.run(req).await;
     let not_found = res
         .extensions()
@@ -127,8 +141,8 @@ pub async fn branded_not_found(State(app): State<AppState>, req: Request, next: 
         // The session first: it takes a connection of its own (see `load_session_first`).
         layout::cart_id(&session).await?;
         let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-        let shop = Shop::load(&mut tx, &session, request_base_url(&app, &headers)).await?;
-        tx.commit().await?;
+        let shop = Shop::load(&app, &mut tx, &session, request_base_url(&app, &headers)).await?;
+        tx.end_read_only();
         layout::page_with_status(
             &app,
             &tenant,

@@ -154,7 +154,7 @@ async fn load(
     token: &str,
 ) -> Result<(Shop, Order, Option<String>), AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let shop = Shop::load(&mut tx, session, request_base_url(app, headers)).await?;
+    let shop = Shop::load(app, &mut tx, session, request_base_url(app, headers)).await?;
     let order = orders::find_by_token(&mut tx, token).await?;
     let instructions = payments::payment_instructions(&mut tx, &order).await?;
     tx.commit().await?;

@@ -30,8 +30,8 @@ pub async fn show_policy(
 ) -> Result<Response, AppError> {
     let base = request_base_url(&app, &headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let shop = Shop::load(&mut tx, &session, base.clone()).await?;
-    tx.commit().await?;
+    let shop = Shop::load(&app, &mut tx, &session, base.clone()).await?;
+    tx.end_read_only();
     let s = &shop.store.settings;
     let (title, body_html) = match handle.as_str() {
         "refund-policy" => ("Refund policy", s.refund_policy_html.clone()),

@@ -190,10 +190,10 @@ pub async fn show_search(
     let page = params.page();
     let base = request_base_url(&app, &headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let shop = Shop::load(&mut tx, &session, base).await?;
+    let shop = Shop::load(&app, &mut tx, &session, base).await?;
     let synonyms = Synonyms::new(&search_feed::synonym_groups(&mut tx).await?);
     let collections = search_feed::collection_labels(&mut tx).await?;
-    tx.commit().await?;
+    tx.end_read_only();
     let request = SearchRequest {
         query: query.clone(),
         filters: filters.clone(),
@@ -468,7 +468,7 @@ pub async fn suggest(
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let synonyms = Synonyms::new(&search_feed::synonym_groups(&mut tx).await?);
     let labels = search_feed::collection_labels(&mut tx).await?;
-    tx.commit().await?;
+    tx.end_read_only();
     let request = SearchRequest {
         query: query.clone(),
         limit: SUGGESTIONS,

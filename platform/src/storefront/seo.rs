@@ -53,7 +53,7 @@ pub async fn sitemap_index(
     .bind(URLS_PER_SITEMAP)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    tx.end_read_only();
     let mut body = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );
@@ -92,7 +92,7 @@ pub async fn products_sitemap(
     .bind(URLS_PER_SITEMAP)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    tx.end_read_only();
     let mut body = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" \
          xmlns:image=\"http://www.google.com/schemas/sitemap-image/1.1\">\n",
@@ -124,7 +124,7 @@ pub async fn collections_sitemap(
     let base = request_base_url(&app, &headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let collections = tenant_store::shop::collections(&mut tx, 50_000).await?;
-    tx.commit().await?;
+    tx.end_read_only();
     let mut body = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );

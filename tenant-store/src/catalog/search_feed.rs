@@ -134,14 +134,15 @@ pub async fn events_between(
     .await?)
 }
 
-/// How many events come after id `after`.
+/// How many events after id `after` can change the search index (the indexer's backlog).
 pub async fn events_after(conn: &mut PgConnection, after: i64) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE id > $1")
-            .bind(after)
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM outbox \
+             WHERE id > $1 AND outbox_event_concerns_search(topic, payload)",
     )
+    .bind(after)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// The store's locale (chooses the search stemmer).

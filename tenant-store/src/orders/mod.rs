@@ -22,9 +22,14 @@
 //! `committed` (no stock change). Payment failure, cancellation or the reservation
 //! timeout marks it `released` and adds the units back (adjustment "order #1001
 //! released"). A refund with restock releases the committed units not yet fulfilled.
+//!
+//! # Units sold
+//! Paying, cancelling and refunding keep `products.units_sold` (the "Best selling" sort) in
+//! the same transaction; which orders count is in [`sales`].
 
 mod payment;
 mod place;
+mod sales;
 mod stock;
 mod transitions;
 
@@ -40,6 +45,7 @@ use crate::{StoreError, outbox};
 
 pub use payment::{add_note, find_by_payment_ref, flag_payment, set_payment};
 pub use place::{Items, LineRequest, PlaceOrder, place_order, quote};
+pub use sales::COUNTED_AS_SOLD;
 pub use transitions::{
     FulfilLine, cancel, fulfil, mark_paid, payment_failed, record_refund,
     release_expired_reservations,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Order, get_order, record, stock};
+use super::{Order, get_order, record, sales, stock};
 use crate::StoreError;
 
 struct Locked {
@@ -92,6 +92,7 @@ pub async fn mark_paid(
     .bind(payment_ref)
     .execute(&mut *conn)
     .await?;
+    sales::tally(conn, id, 1).await?;
     record(
         conn,
         id,
@@ -146,6 +147,8 @@ async fn cancel_locked(
     o: &Locked,
     reason: &str,
 ) -> Result<(), StoreError> {
+    // A cancelled order counts for nothing, so after the change there is nothing to add.
+    sales::tally(conn, id, -1).await?;
     stock::release(conn, id, o.number, &["reserved", "committed"], false).await?;
     sqlx::query(
         "UPDATE orders SET status = 'cancelled', cancel_reason = $2, updated_at = now(), \
@@ -321,6 +324,7 @@ pub async fn record_refund(
     } else {
         "partially_refunded"
     };
+    sales::tally(conn, id, -1).await?;
     if restock {
         stock::release(conn, id, o.number, &["committed"], true).await?;
     }
@@ -333,6 +337,7 @@ pub async fn record_refund(
     .bind(status)
     .execute(&mut *conn)
     .await?;
+    sales::tally(conn, id, 1).await?;
     record(
         conn,
         id,

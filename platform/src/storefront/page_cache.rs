@@ -1,0 +1,340 @@
+//! Rendered storefront pages kept in memory on each node, for shoppers whose pages hold
+//! nothing of their own: no session, or an empty one (no cart, not signed in, no message
+//! waiting). Most storefront traffic is such browsing (first visits, crawlers, shared
+//! links), and those pages are the same for every such shopper until the store changes.
+//!
+//! Freshness does not rest on a timer. Every table a storefront page reads has a statement
+//! trigger that notifies [`PAGES_CHANNEL`] with the store's schema when the writing
+//! transaction commits (tenant migration `0012`), whoever wrote it: the admin, the API, an
+//! import, a checkout taking stock. Every node listens and moves that store to a new epoch;
+//! pages are stored under the epoch read *before* the handler opened its transaction, so a
+//! page rendered while a change committed lands under the old epoch and is never served.
+//! The theme a page was rendered with is part of the key too (a saved override reaches
+//! the theme cache by a notification of its own). While the listener is not connected
+//! (start-up, a lost connection) the cache is bypassed, and reconnecting forgets it all.
+//! [`Settings::page_cache_secs`](crate::config::Settings) bounds what no write announces,
+//! such as a blog post scheduled for later.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use moka::future::Cache;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tenant_store::StoreError;
+use tenant_store::shop::Frame;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::extract::CurrentTenant;
+
+/// The channel the tenant tables' triggers notify, with the schema as payload.
+pub const PAGES_CHANNEL: &str = "storefront_pages";
+
+/// Pages larger than this are rendered every time.
+const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
+/// Store frames kept (a few kilobytes each).
+const FRAMES: u64 = 10_000;
+/// Longer host + path + query strings are not cached (no cache flooding by huge URLs).
+const MAX_KEY_BYTES: usize = 2048;
+
+/// One stored page: its body and the headers it was answered with.
+struct CachedPage {
+    body: Bytes,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    etag: Option<String>,
+}
+
+impl CachedPage {
+    fn respond(&self, request: &HeaderMap) -> Response {
+        let not_modified = self.etag.as_deref().is_some_and(|etag| {
+            request
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+        });
+        let mut res = if not_modified {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            Response::new(Body::from(self.body.clone()))
+        };
+        let headers = res.headers_mut();
+        for (name, value) in &self.headers {
+            if not_modified && name == header::CONTENT_TYPE {
+                continue;
+            }
+            headers.insert(name.clone(), value.clone());
+        }
+        res
+    }
+}
+
+/// This node's page cache.
+pub struct PageCache {
+    /// None when switched off (`PAGE_CACHE_MB=0`).
+    pages: Option<Cache<String, Arc<CachedPage>>>,
+    /// Each store's settings and menus (the frame of every page, also of pages rendered
+    /// for one shopper), under the same keys and rules as pages; off with the pages.
+    frames: Option<Cache<String, Arc<Frame>>>,
+    /// Each store's current epoch (stores that never changed are at 0).
+    epochs: Mutex<HashMap<String, u64>>,
+    /// Source of fresh epochs.
+    next_epoch: AtomicU64,
+    /// Bumped when everything is forgotten; part of every key.
+    generation: AtomicU64,
+    /// True while the listener is connected: only then can a stored page be trusted.
+    listening: AtomicBool,
+    pool: PgPool,
+}
+
+impl PageCache {
+    /// A cache of at most `megabytes` of pages, each served for at most `ttl`.
+    pub fn new(pool: PgPool, megabytes: u64, ttl: Duration) -> Arc<Self> {
+        let pages = (megabytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(megabytes * 1024 * 1024)
+                .weigher(|key: &String, page: &Arc<CachedPage>| {
+                    let size = key.len() + page.body.len() + 256;
+                    u32::try_from(size).unwrap_or(u32::MAX)
+                })
+                .time_to_live(ttl)
+                .build()
+        });
+        let frames = (megabytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(FRAMES)
+                .time_to_live(ttl)
+                .build()
+        });
+        Arc::new(Self {
+            pages,
+            frames,
+            epochs: Mutex::new(HashMap::new()),
+            next_epoch: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
+            pool,
+        })
+    }
+
+    /// A store's current epoch: it moves on every change to the store's pages.
+    pub fn epoch(&self, schema: &str) -> u64 {
+        let epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        epochs.get(schema).copied().unwrap_or(0)
+    }
+
+    /// Moves a store to a new epoch: none of its stored pages is served again.
+    pub fn invalidate(&self, schema: &str) {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::AcqRel);
+        let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        epochs.insert(schema.to_owned(), epoch);
+    }
+
+    /// Forgets every store's pages.
+    pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.epochs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        if let Some(pages) = &self.pages {
+            pages.invalidate_all();
+        }
+        if let Some(frames) = &self.frames {
+            frames.invalidate_all();
+        }
+    }
+
+    /// The store's frame: from the cache (with a cart count of 0), or loaded with `load`
+    /// (as it is) and kept.
+    pub async fn frame<F>(&self, schema: &str, load: F) -> Result<Frame, StoreError>
+    where
+        F: AsyncFnOnce() -> Result<Frame, StoreError>,
+    {
+        let Some(frames) = self.frames.as_ref().filter(|_| self.is_listening()) else {
+            return load().await;
+        };
+        // Read before the frame's query runs (each statement sees what committed before it
+        // started): a change committed after this moves the epoch, orphaning what we store.
+        let key = format!(
+            "{schema} {} {}",
+            self.generation.load(Ordering::Acquire),
+            self.epoch(schema)
+        );
+        if let Some(frame) = frames.get(&key).await {
+            return Ok(Frame::clone(&frame));
+        }
+        let frame = load().await?;
+        let kept = Frame {
+            cart_count: 0,
+            ..frame.clone()
+        };
+        frames.insert(key, Arc::new(kept)).await;
+        Ok(frame)
+    }
+
+    /// Whether changes are being followed, so pages are served from the cache.
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    /// Pages stored on this node (for tests and diagnostics).
+    pub async fn len(&self) -> u64 {
+        match &self.pages {
+            Some(pages) => {
+                pages.run_pending_tasks().await;
+                pages.entry_count()
+            }
+            None => 0,
+        }
+    }
+
+    /// Whether no page is stored.
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
+    }
+
+    /// Listens for store changes announced by the database and moves those stores to new
+    /// epochs. Runs until the task is aborted; reconnects (and forgets everything, since
+    /// notifications may have been missed) when the connection drops.
+    pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            if cache.pages.is_none() {
+                return;
+            }
+            loop {
+                if let Err(e) = cache.listen().await {
+                    tracing::warn!(error = %e, "page cache listener lost its connection; retrying");
+                }
+                cache.listening.store(false, Ordering::Release);
+                cache.invalidate_all();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
+    async fn listen(&self) -> anyhow::Result<()> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(PAGES_CHANNEL).await?;
+        // Whatever changed before LISTEN took effect is unknown: start clean.
+        self.invalidate_all();
+        self.listening.store(true, Ordering::Release);
+        loop {
+            match listener.try_recv().await? {
+                Some(n) => self.invalidate(n.payload()),
+                None => {
+                    // Reconnected: notifications may have been lost in between.
+                    self.listening.store(false, Ordering::Release);
+                    self.invalidate_all();
+                    self.listening.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+}
+
+/// Middleware on the storefront's public pages: answers from the cache when it can, and
+/// stores what the page handler rendered when the shopper's page is everyone's page.
+pub async fn serve(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(pages) = &app.pages.pages else {
+        return next.run(req).await;
+    };
+    let Some(candidate) = candidate(&app, &req) else {
+        return next.run(req).await;
+    };
+    let Some(key) = key_for(&app, candidate).await else {
+        return next.run(req).await;
+    };
+    if let Some(page) = pages.get(&key).await {
+        return page.respond(req.headers());
+    }
+    let res = next.run(req).await;
+    if res.status() != StatusCode::OK || res.headers().contains_key(header::SET_COOKIE) {
+        return res;
+    }
+    let stays_private = res
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store") || v.contains("private"));
+    if stays_private {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading a storefront page for the page cache");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            *name != header::CONTENT_LENGTH && *name != header::DATE && *name != header::SET_COOKIE
+        })
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let etag = parts
+        .headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    pages
+        .insert(
+            key,
+            Arc::new(CachedPage {
+                body: body.clone(),
+                headers,
+                etag,
+            }),
+        )
+        .await;
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// What could make this request's page one of everyone's: its store, session and place
+/// (host and path), or None when it is not a candidate (or the cache can't be trusted now).
+fn candidate(app: &AppState, req: &Request) -> Option<(CurrentTenant, Session, String)> {
+    if req.method() != Method::GET || !app.pages.listening.load(Ordering::Acquire) {
+        return None;
+    }
+    let tenant = req.extensions().get::<CurrentTenant>()?.clone();
+    let session = req.extensions().get::<Session>()?.clone();
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    let uri = req.uri().path_and_query()?.as_str();
+    if host.len() + uri.len() > MAX_KEY_BYTES {
+        return None;
+    }
+    Some((tenant, session, format!("{host} {uri}")))
+}
+
+/// The key of this request's page, or None when the page must be rendered for this shopper
+/// alone.
+async fn key_for(
+    app: &AppState,
+    (tenant, session, place): (CurrentTenant, Session, String),
+) -> Option<String> {
+    // A cart, a signed-in customer or a message waiting make the page this shopper's own.
+    // (The session was loaded before this by `load_session_first`: no extra query.)
+    if !session.is_empty().await {
+        return None;
+    }
+    // Read before the handler opens its transaction: see the module documentation.
+    let generation = app.pages.generation.load(Ordering::Acquire);
+    let epoch = app.pages.epoch(tenant.schema.as_str());
+    let theme = app.themes.version(&tenant).await?;
+    Some(format!(
+        "{schema} {generation} {epoch} {theme} {place}",
+        schema = tenant.schema.as_str()
+    ))
+}

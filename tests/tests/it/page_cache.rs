@@ -1,0 +1,233 @@
+//! The storefront page cache through HTTP: shoppers without a cart get stored pages, and a
+//! committed change to anything a page shows (by any writer) is on the next page; a
+//! shopper's own cart never leaks into everyone's page, nor one store's page into another's.
+
+use std::time::Duration;
+
+use platform::tenancy::Tenant;
+use storefront_tests::TestApp;
+
+use crate::fixtures::product;
+
+fn host(sub: &str) -> String {
+    TestApp::store_host(sub)
+}
+
+async fn app_with_page_cache() -> TestApp {
+    let app = TestApp::spawn_with(|s| s.page_cache_mb = 16).await;
+    for _ in 0..500 {
+        if app.state.pages.is_listening() {
+            return app;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the page cache never started following changes");
+}
+
+/// Runs `sql` in the store's schema, and waits until this node has heard of the change.
+async fn change(app: &TestApp, t: &Tenant, sql: &str) {
+    let before = app.state.pages.epoch(t.schema.as_str());
+    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
+    sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    for _ in 0..500 {
+        if app.state.pages.epoch(t.schema.as_str()) != before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no change announced for {sql}");
+}
+
+/// Runs `sql` in the store's schema with triggers off: a change nobody announces, so a page
+/// that does not show it came from the cache.
+async fn change_silently(app: &TestApp, t: &Tenant, sql: &str) {
+    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn pages_come_from_the_cache_until_something_they_show_changes() {
+    let app = app_with_page_cache().await;
+    let t = app.create_tenant("alpha", "Alpha Goods").await;
+    product(&app, &t, "Red Mug", 1200, 3).await;
+
+    let (status, page) = app.get_text(&host("alpha"), "/products/red-mug").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<h1>Red Mug</h1>"));
+    assert!(!app.state.pages.is_empty().await, "the page was stored");
+
+    change_silently(&app, &t, "UPDATE products SET title = 'Blue Mug'").await;
+    let (_, page) = app.get_text(&host("alpha"), "/products/red-mug").await;
+    assert!(
+        page.contains("<h1>Red Mug</h1>"),
+        "an unannounced change is not seen: the page came from the cache"
+    );
+
+    // Stock taken (as a checkout does) is announced: the page is rendered afresh.
+    change(&app, &t, "UPDATE variants SET inventory_quantity = 0").await;
+    let (_, page) = app.get_text(&host("alpha"), "/products/red-mug").await;
+    assert!(
+        page.contains("<h1>Blue Mug</h1>"),
+        "rendered from the database"
+    );
+    assert!(page.contains("Sold out"), "{page}");
+
+    // Validators still work on stored pages.
+    let res = app.get(&host("alpha"), "/products/red-mug").await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .get_with(
+            &host("alpha"),
+            "/products/red-mug",
+            &[("if-none-match", &etag)],
+        )
+        .await;
+    assert_eq!(again.status(), 304);
+
+    // Unpublished: gone at once, from the product page and the home page.
+    let (_, home) = app.get_text(&host("alpha"), "/").await;
+    assert!(home.contains("Blue Mug"));
+    change(&app, &t, "UPDATE products SET status = 'draft'").await;
+    let (status, _) = app.get_text(&host("alpha"), "/products/red-mug").await;
+    assert_eq!(status, 404);
+    let (_, home) = app.get_text(&host("alpha"), "/").await;
+    assert!(!home.contains("Blue Mug"));
+
+    // Settings (the store's name in every header) too.
+    change(&app, &t, "UPDATE settings SET name = 'Alpha Renamed'").await;
+    let (_, home) = app.get_text(&host("alpha"), "/").await;
+    assert!(home.contains("Alpha Renamed"), "{home}");
+}
+
+#[tokio::test]
+async fn a_shopper_with_a_cart_gets_their_own_page_and_everyone_else_the_shared_one() {
+    let app = app_with_page_cache().await;
+    let t = app.create_tenant("alpha", "Alpha Goods").await;
+    product(&app, &t, "Red Mug", 1200, 3).await;
+    let count = |page: &str| {
+        page.split("data-cart-count")
+            .nth(1)
+            .and_then(|rest| rest.split('>').nth(1))
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let (_, anonymous) = app.get_text(&host("alpha"), "/products/red-mug").await;
+    assert_eq!(count(&anonymous), "0");
+
+    let mut shopper = app.browser(&host("alpha"));
+    shopper
+        .post_form("/cart/add", &[("product", "red-mug"), ("quantity", "2")])
+        .await;
+    let page = shopper.get("/products/red-mug").await;
+    assert_eq!(count(&page.body), "2", "the shopper's own count");
+    let page = shopper.get("/").await;
+    assert_eq!(count(&page.body), "2");
+
+    let (_, anonymous) = app.get_text(&host("alpha"), "/products/red-mug").await;
+    assert_eq!(
+        count(&anonymous),
+        "0",
+        "the shopper's cart is not everyone's"
+    );
+    let (_, anonymous) = app.get_text(&host("alpha"), "/").await;
+    assert_eq!(count(&anonymous), "0");
+}
+
+#[tokio::test]
+async fn stores_never_share_cached_pages() {
+    let app = app_with_page_cache().await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    let bravo = app.create_tenant("bravo", "Bravo Wares").await;
+    product(&app, &alpha, "Mug", 1200, 3).await;
+    product(&app, &bravo, "Mug", 900, 3).await;
+    change(&app, &bravo, "UPDATE products SET body_html = 'Bravo only'").await;
+
+    for _ in 0..2 {
+        let (_, a) = app.get_text(&host("alpha"), "/products/mug").await;
+        let (_, b) = app.get_text(&host("bravo"), "/products/mug").await;
+        assert!(a.contains("$12.00") && !a.contains("$9.00") && !a.contains("Bravo only"));
+        assert!(b.contains("$9.00") && !b.contains("$12.00") && b.contains("Bravo only"));
+        let (_, a) = app.get_text(&host("alpha"), "/").await;
+        let (_, b) = app.get_text(&host("bravo"), "/").await;
+        assert!(a.contains("Alpha Goods") && !a.contains("Bravo Wares"));
+        assert!(b.contains("Bravo Wares") && !b.contains("Alpha Goods"));
+    }
+
+    // A change in one store leaves the other's pages where they are.
+    let before = app.state.pages.epoch(alpha.schema.as_str());
+    change(&app, &bravo, "UPDATE products SET title = 'Bravo Mug'").await;
+    assert_eq!(app.state.pages.epoch(alpha.schema.as_str()), before);
+}
+
+/// Tables pages never read: writing them leaves every cached page valid.
+const NOT_ON_PAGES: &[&str] = &[
+    "schema_migrations",
+    "outbox",
+    "inventory_adjustments",
+    "audit_log",
+    "import_jobs",
+    "carts",
+    "cart_lines",
+    "enquiries",
+    "customers",
+    "customer_addresses",
+    "search_consumers",
+    "search_synonyms",
+    "shipping_rates",
+    "tax_rates",
+    "discount_codes",
+    "order_events",
+    "fulfillments",
+    "stock_reservations",
+    "payment_gateways",
+    "webhook_inbox",
+    "store_credit_ledger",
+];
+
+#[tokio::test]
+async fn every_store_table_announces_its_changes_or_is_never_on_a_page() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("alpha", "Alpha Goods").await;
+    let rows: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, EXISTS (SELECT 1 FROM pg_trigger g \
+                 WHERE g.tgrelid = c.oid AND g.tgname = 'storefront_pages_changed') \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1",
+    )
+    .bind(t.schema.as_str())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(rows.len() > 20, "{rows:?}");
+    let unclassified: Vec<&str> = rows
+        .iter()
+        .filter(|(name, announces)| !announces && !NOT_ON_PAGES.contains(&name.as_str()))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(
+        unclassified.is_empty(),
+        "tables without the storefront_pages_changed trigger that pages may read: {unclassified:?}"
+    );
+    let announcing: Vec<&str> = rows
+        .iter()
+        .filter(|(_, announces)| *announces)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    for table in [
+        "products",
+        "variants",
+        "settings",
+        "menus",
+        "theme_templates",
+    ] {
+        assert!(announcing.contains(&table), "{table}: {announcing:?}");
+    }
+}
