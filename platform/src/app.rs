@@ -39,7 +39,7 @@ pub struct App {
     /// Each store's storefront templates: the shared default theme, or a sandboxed set
     /// with the merchant's overrides (cached, kept fresh by LISTEN/NOTIFY).
     pub themes: Arc<crate::theme::Themes>,
-    /// Rendered storefront pages for shoppers without a cart or account (kept fresh by
+    /// Rendered storefront pages per store, address and cart count (kept fresh by
     /// triggers on the tenant tables and LISTEN/NOTIFY).
     pub pages: Arc<crate::storefront::page_cache::PageCache>,
     /// Background tasks (hostname listener, mail worker); aborted when the app is dropped.

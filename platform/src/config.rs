@@ -187,8 +187,8 @@ pub struct Settings {
     )]
     pub reservation_sweep_secs: u64,
 
-    /// Megabytes of rendered storefront pages each node keeps for shoppers whose pages hold
-    /// nothing of their own (no cart, not signed in); 0 turns the page cache off. A change
+    /// Megabytes of rendered storefront pages each node keeps (per store, address and cart
+    /// count); 0 turns the page cache off. A change
     /// to a store's catalog, content, settings or theme drops that store's pages on every
     /// node at once.
     #[arg(

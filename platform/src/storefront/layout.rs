@@ -67,6 +67,11 @@ impl Shop {
         session: &Session,
         base_url: String,
     ) -> Result<Self, AppError> {
+        if let Some(count) = super::page_cache::cart_count_of_this_page() {
+            let mut shop = Self::for_cart(app, tx, None, base_url).await?;
+            shop.cart_count = count;
+            return Ok(shop);
+        }
         let cart = cart_id(session).await?;
         Self::for_cart(app, tx, cart, base_url).await
     }

@@ -33,7 +33,7 @@ use tower_sessions::Session;
 
 /// Storefront routes.
 pub fn router(state: &AppState) -> Router<AppState> {
-    // Pages that are the same for every shopper without a cart or account: served from the
+    // Pages that show nothing of the shopper but their cart count: served from the
     // page cache when it holds them.
     let everyones = Router::new()
         .route("/", get(home::show_home))

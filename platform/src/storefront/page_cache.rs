@@ -1,7 +1,7 @@
-//! Rendered storefront pages kept in memory on each node, for shoppers whose pages hold
-//! nothing of their own: no session, or an empty one (no cart, not signed in, no message
-//! waiting). Most storefront traffic is such browsing (first visits, crawlers, shared
-//! links), and those pages are the same for every such shopper until the store changes.
+//! Rendered storefront pages kept in memory on each node. The public pages (home,
+//! collections, products, content, sitemaps) show nothing of the shopper but the number of
+//! items in their cart, so a page is stored once per store, address and cart count, and
+//! served to every shopper it fits until the store changes.
 //!
 //! Freshness does not rest on a timer. Every table a storefront page reads has a statement
 //! trigger that notifies [`PAGES_CHANNEL`] with the store's schema when the writing
@@ -29,11 +29,12 @@ use moka::future::Cache;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tenant_store::StoreError;
-use tenant_store::shop::Frame;
+use tenant_store::shop::{self, Frame};
 use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::extract::CurrentTenant;
+use crate::storefront::layout;
 
 /// The channel the tenant tables' triggers notify, with the schema as payload.
 pub const PAGES_CHANNEL: &str = "storefront_pages";
@@ -250,13 +251,14 @@ pub async fn serve(State(app): State<AppState>, req: Request, next: Next) -> Res
     let Some(candidate) = candidate(&app, &req) else {
         return next.run(req).await;
     };
-    let Some(key) = key_for(&app, candidate).await else {
+    let Some((key, cart_count)) = key_for(&app, candidate).await else {
         return next.run(req).await;
     };
     if let Some(page) = pages.get(&key).await {
         return page.respond(req.headers());
     }
-    let res = next.run(req).await;
+    // The page shows the count its key was made with (see `cart_count_of_this_page`).
+    let res = PAGE_CART_COUNT.scope(cart_count, next.run(req)).await;
     if res.status() != StatusCode::OK || res.headers().contains_key(header::SET_COOKIE) {
         return res;
     }
@@ -302,8 +304,9 @@ pub async fn serve(State(app): State<AppState>, req: Request, next: Next) -> Res
     Response::from_parts(parts, Body::from(body))
 }
 
-/// What could make this request's page one of everyone's: its store, session and place
-/// (host and path), or None when it is not a candidate (or the cache can't be trusted now).
+/// What this request's page depends on: its store, the session (for the cart count) and
+/// the place (host, path and query); None when it can't be stored (or the cache can't be
+/// trusted now).
 fn candidate(app: &AppState, req: &Request) -> Option<(CurrentTenant, Session, String)> {
     if req.method() != Method::GET || !app.pages.listening.load(Ordering::Acquire) {
         return None;
@@ -318,23 +321,44 @@ fn candidate(app: &AppState, req: &Request) -> Option<(CurrentTenant, Session, S
     Some((tenant, session, format!("{host} {uri}")))
 }
 
-/// The key of this request's page, or None when the page must be rendered for this shopper
-/// alone.
+/// The key of this request's page, or None when the page must be rendered afresh.
+///
+/// The pages behind this middleware show nothing of the shopper but the number of items in
+/// their cart (the handlers read nothing else from the session): shoppers with the same
+/// count see the same page. Without a cart that count is 0 and costs nothing; with one it
+/// is one small query (the session was loaded before this by `load_session_first`).
 async fn key_for(
     app: &AppState,
     (tenant, session, place): (CurrentTenant, Session, String),
-) -> Option<String> {
-    // A cart, a signed-in customer or a message waiting make the page this shopper's own.
-    // (The session was loaded before this by `load_session_first`: no extra query.)
-    if !session.is_empty().await {
-        return None;
-    }
-    // Read before the handler opens its transaction: see the module documentation.
+) -> Option<(String, i64)> {
+    // Read before any of the page's queries: see the module documentation.
     let generation = app.pages.generation.load(Ordering::Acquire);
     let epoch = app.pages.epoch(tenant.schema.as_str());
+    let cart_count = match layout::cart_id(&session).await.ok()? {
+        None => 0,
+        Some(cart) => {
+            let mut tx = tenant_store::begin(&app.db, &tenant.schema).await.ok()?;
+            let count = shop::cart_count(&mut tx, cart).await.ok()?;
+            tx.end_read_only();
+            count
+        }
+    };
     let theme = app.themes.version(&tenant).await?;
-    Some(format!(
-        "{schema} {generation} {epoch} {theme} {place}",
+    let key = format!(
+        "{schema} {generation} {epoch} {theme} {cart_count} {place}",
         schema = tenant.schema.as_str()
-    ))
+    );
+    Some((key, cart_count))
+}
+
+tokio::task_local! {
+    /// The cart count a page behind this middleware is keyed by, while its handler runs.
+    static PAGE_CART_COUNT: i64;
+}
+
+/// While a page that may be stored is rendered: the cart count it is stored under, which
+/// the page must show (read once, so a cart changing meanwhile can't put one count on a
+/// page stored under another). None elsewhere.
+pub fn cart_count_of_this_page() -> Option<i64> {
+    PAGE_CART_COUNT.try_with(|count| *count).ok()
 }

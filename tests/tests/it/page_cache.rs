@@ -1,6 +1,7 @@
-//! The storefront page cache through HTTP: shoppers without a cart get stored pages, and a
-//! committed change to anything a page shows (by any writer) is on the next page; a
-//! shopper's own cart never leaks into everyone's page, nor one store's page into another's.
+//! The storefront page cache through HTTP: pages are stored per store, address and cart
+//! count, and a committed change to anything a page shows (by any writer) is on the next
+//! page; one shopper's cart count never shows on another's page, nor one store's page on
+//! another's.
 
 use std::time::Duration;
 
@@ -106,7 +107,7 @@ async fn pages_come_from_the_cache_until_something_they_show_changes() {
 }
 
 #[tokio::test]
-async fn a_shopper_with_a_cart_gets_their_own_page_and_everyone_else_the_shared_one() {
+async fn every_shopper_sees_their_own_cart_count_on_stored_pages() {
     let app = app_with_page_cache().await;
     let t = app.create_tenant("alpha", "Alpha Goods").await;
     product(&app, &t, "Red Mug", 1200, 3).await;
@@ -139,6 +140,31 @@ async fn a_shopper_with_a_cart_gets_their_own_page_and_everyone_else_the_shared_
     );
     let (_, anonymous) = app.get_text(&host("alpha"), "/").await;
     assert_eq!(count(&anonymous), "0");
+
+    // Pages are stored per cart count: the shopper's page came from the cache too...
+    change_silently(&app, &t, "UPDATE products SET title = 'Blue Mug'").await;
+    let page = shopper.get("/products/red-mug").await;
+    assert!(
+        page.body.contains("<h1>Red Mug</h1>"),
+        "stored under count 2"
+    );
+    assert_eq!(count(&page.body), "2");
+    // ... and a cart that changes is another page, rendered with the new count.
+    shopper
+        .post_form("/cart/add", &[("product", "red-mug"), ("quantity", "1")])
+        .await;
+    let page = shopper.get("/products/red-mug").await;
+    assert_eq!(count(&page.body), "3");
+    assert!(page.body.contains("<h1>Blue Mug</h1>"), "rendered afresh");
+    // Another shopper's count is theirs.
+    let mut other = app.browser(&host("alpha"));
+    other
+        .post_form("/cart/add", &[("product", "red-mug"), ("quantity", "1")])
+        .await;
+    let page = other.get("/products/red-mug").await;
+    assert_eq!(count(&page.body), "1");
+    let (_, anonymous) = app.get_text(&host("alpha"), "/products/red-mug").await;
+    assert!(anonymous.contains("<h1>Red Mug</h1>") && count(&anonymous) == "0");
 }
 
 #[tokio::test]
