@@ -41,8 +41,9 @@ pub const PAGES_CHANNEL: &str = "storefront_pages";
 
 /// Pages larger than this are rendered every time.
 const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
-/// Store frames kept (a few kilobytes each).
-const FRAMES: u64 = 10_000;
+/// The share of the cache's bytes that store frames may take (settings carry the policies'
+/// text, so a frame can weigh tens of kilobytes).
+const FRAMES_SHARE: u64 = 8;
 /// Longer host + path + query strings are not cached (no cache flooding by huge URLs).
 const MAX_KEY_BYTES: usize = 2048;
 
@@ -98,9 +99,10 @@ pub struct PageCache {
 impl PageCache {
     /// A cache of at most `megabytes` of pages, each served for at most `ttl`.
     pub fn new(pool: PgPool, megabytes: u64, ttl: Duration) -> Arc<Self> {
+        let bytes = megabytes * 1024 * 1024;
         let pages = (megabytes > 0).then(|| {
             Cache::builder()
-                .max_capacity(megabytes * 1024 * 1024)
+                .max_capacity(bytes - bytes / FRAMES_SHARE)
                 .weigher(|key: &String, page: &Arc<CachedPage>| {
                     let size = key.len() + page.body.len() + 256;
                     u32::try_from(size).unwrap_or(u32::MAX)
@@ -110,7 +112,11 @@ impl PageCache {
         });
         let frames = (megabytes > 0).then(|| {
             Cache::builder()
-                .max_capacity(FRAMES)
+                .max_capacity(bytes / FRAMES_SHARE)
+                .weigher(|key: &String, frame: &Arc<Frame>| {
+                    let size = key.len() + frame_weight(frame);
+                    u32::try_from(size).unwrap_or(u32::MAX)
+                })
                 .time_to_live(ttl)
                 .build()
         });
@@ -240,6 +246,13 @@ impl PageCache {
             }
         }
     }
+}
+
+/// Roughly the bytes a frame holds: its settings and menus as JSON, plus overhead.
+fn frame_weight(frame: &Frame) -> usize {
+    let settings = serde_json::to_vec(&frame.settings).map_or(4096, |v| v.len());
+    let menus = serde_json::to_vec(&frame.menus).map_or(4096, |v| v.len());
+    settings + menus + 512
 }
 
 /// Middleware on the storefront's public pages: answers from the cache when it can, and
