@@ -16,6 +16,7 @@ pub mod domains;
 pub mod embedded_pg;
 pub mod error;
 pub mod extract;
+pub mod follow;
 mod health;
 mod internal;
 pub mod mail;

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use serde::Serialize;
-use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tenant_store::theme::Override;
 use uuid::Uuid;
@@ -274,35 +273,14 @@ impl Themes {
         self.cache.invalidate_all();
     }
 
-    /// Listens for theme changes announced by any node and drops those stores' themes.
-    /// Runs until the task is aborted; reconnects (and forgets everything, since
-    /// notifications may have been missed) when the connection drops.
+    /// Follows theme changes announced by any node (see [`crate::follow`]).
     pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let themes = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = themes.listen().await {
-                    tracing::warn!(error = %e, "theme listener lost its connection; retrying");
-                }
-                themes.invalidate_all();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        })
-    }
-
-    async fn listen(&self) -> anyhow::Result<()> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(THEME_CHANNEL).await?;
-        self.invalidate_all();
-        loop {
-            match listener.try_recv().await? {
-                Some(n) => match n.payload().parse::<Uuid>() {
-                    Ok(id) => self.invalidate(id).await,
-                    Err(_) => self.invalidate_all(),
-                },
-                None => self.invalidate_all(),
-            }
-        }
+        crate::follow::spawn(
+            self.pool.clone(),
+            THEME_CHANNEL,
+            "theme",
+            Arc::clone(self) as Arc<dyn crate::follow::Follower>,
+        )
     }
 
     /// Renders in the sandbox on a blocking thread, giving up at the time limit.
@@ -449,6 +427,20 @@ impl Themes {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::follow::Follower for Themes {
+    async fn changed(&self, payload: &str) {
+        match payload.parse::<Uuid>() {
+            Ok(id) => self.invalidate(id).await,
+            Err(_) => self.invalidate_all(),
+        }
+    }
+
+    fn forget_all(&self) {
+        self.invalidate_all();
     }
 }
 

@@ -235,6 +235,15 @@ pub async fn page_with_status(
     Ok(res)
 }
 
+/// Whether the request's `If-None-Match` names `etag` (or `*`): the shopper has this
+/// version already.
+pub fn holds(request: &HeaderMap, etag: &str) -> bool {
+    request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
 /// Like [`page`], for a body already rendered (XML, text).
 pub fn with_validators(
     request: &HeaderMap,
@@ -244,10 +253,7 @@ pub fn with_validators(
 ) -> Response {
     let digest = Sha256::digest(body.as_bytes());
     let etag = format!("W/\"{}\"", hex::encode(&digest[..12]));
-    let matches = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let matches = holds(request, &etag);
     let etag = HeaderValue::from_str(&etag).expect("hex is a valid header value");
     let headers = [
         (header::ETAG, etag),

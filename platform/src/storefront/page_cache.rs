@@ -27,7 +27,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use moka::future::Cache;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tenant_store::StoreError;
 use tenant_store::shop::{self, Frame};
 use tower_sessions::Session;
@@ -56,12 +55,10 @@ struct CachedPage {
 
 impl CachedPage {
     fn respond(&self, request: &HeaderMap) -> Response {
-        let not_modified = self.etag.as_deref().is_some_and(|etag| {
-            request
-                .get(header::IF_NONE_MATCH)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-        });
+        let not_modified = self
+            .etag
+            .as_deref()
+            .is_some_and(|etag| layout::holds(request, etag));
         let mut res = if not_modified {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
@@ -208,43 +205,33 @@ impl PageCache {
         self.len().await == 0
     }
 
-    /// Listens for store changes announced by the database and moves those stores to new
-    /// epochs. Runs until the task is aborted; reconnects (and forgets everything, since
-    /// notifications may have been missed) when the connection drops.
+    /// Follows store changes announced by the database (see [`crate::follow`]), moving
+    /// those stores to new epochs.
     pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let cache = Arc::clone(self);
-        tokio::spawn(async move {
-            if cache.pages.is_none() {
-                return;
-            }
-            loop {
-                if let Err(e) = cache.listen().await {
-                    tracing::warn!(error = %e, "page cache listener lost its connection; retrying");
-                }
-                cache.listening.store(false, Ordering::Release);
-                cache.invalidate_all();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        })
+        if self.pages.is_none() {
+            return tokio::spawn(async {});
+        }
+        crate::follow::spawn(
+            self.pool.clone(),
+            PAGES_CHANNEL,
+            "page cache",
+            Arc::clone(self) as Arc<dyn crate::follow::Follower>,
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::follow::Follower for PageCache {
+    async fn changed(&self, schema: &str) {
+        self.invalidate(schema);
     }
 
-    async fn listen(&self) -> anyhow::Result<()> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(PAGES_CHANNEL).await?;
-        // Whatever changed before LISTEN took effect is unknown: start clean.
+    fn forget_all(&self) {
         self.invalidate_all();
-        self.listening.store(true, Ordering::Release);
-        loop {
-            match listener.try_recv().await? {
-                Some(n) => self.invalidate(n.payload()),
-                None => {
-                    // Reconnected: notifications may have been lost in between.
-                    self.listening.store(false, Ordering::Release);
-                    self.invalidate_all();
-                    self.listening.store(true, Ordering::Release);
-                }
-            }
-        }
+    }
+
+    fn following(&self, on: bool) {
+        self.listening.store(on, Ordering::Release);
     }
 }
 

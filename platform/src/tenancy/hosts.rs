@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 
 use super::{HOSTNAMES_CHANNEL, Tenant};
 
@@ -140,35 +139,29 @@ impl HostResolver {
         self.cache.invalidate_all();
     }
 
-    /// Listens for hostname changes announced by any node and drops those entries. Runs
-    /// until the task is aborted; reconnects (and forgets everything, since notifications may
-    /// have been missed) when the connection drops.
+    /// Follows hostname changes announced by any node (see [`crate::follow`]).
     pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let resolver = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = resolver.listen().await {
-                    tracing::warn!(error = %e, "hostname listener lost its connection; retrying");
-                }
-                resolver.invalidate_all();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        })
+        crate::follow::spawn(
+            self.pool.clone(),
+            HOSTNAMES_CHANNEL,
+            "hostname",
+            Arc::clone(self) as Arc<dyn crate::follow::Follower>,
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::follow::Follower for HostResolver {
+    async fn changed(&self, payload: &str) {
+        if payload == "*" {
+            self.invalidate_all();
+        } else {
+            self.invalidate(payload).await;
+        }
     }
 
-    async fn listen(&self) -> anyhow::Result<()> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(HOSTNAMES_CHANNEL).await?;
-        // Anything that changed before LISTEN took effect is unknown to us: start clean.
+    fn forget_all(&self) {
         self.invalidate_all();
-        loop {
-            match listener.try_recv().await? {
-                Some(n) if n.payload() == "*" => self.invalidate_all(),
-                Some(n) => self.invalidate(n.payload()).await,
-                // The connection dropped and was re-established: notifications may be lost.
-                None => self.invalidate_all(),
-            }
-        }
     }
 }
 
