@@ -638,16 +638,6 @@ pub async fn frame(
     })
 }
 
-/// Units in a cart (0 for a cart that no longer exists).
-pub async fn cart_count(conn: &mut PgConnection, cart: Uuid) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT COALESCE(sum(quantity), 0)::bigint FROM cart_lines WHERE cart_id = $1",
-    )
-    .bind(cart)
-    .fetch_one(conn)
-    .await?)
-}
-
 fn link_url(kind: &str, target: &str) -> String {
     match kind {
         "collection" => format!("/collections/{target}"),

@@ -94,7 +94,7 @@ impl Shop {
             })
             .await?;
         if let (false, Some(cart)) = (counted, cart) {
-            frame.cart_count = shop::cart_count(tx, cart).await?;
+            frame.cart_count = tenant_store::cart::item_count(tx, cart).await?;
         }
         let settings = frame.settings;
         let cart_count = frame.cart_count;

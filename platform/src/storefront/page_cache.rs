@@ -28,7 +28,7 @@ use axum::response::{IntoResponse as _, Response};
 use moka::future::Cache;
 use sqlx::PgPool;
 use tenant_store::StoreError;
-use tenant_store::shop::{self, Frame};
+use tenant_store::shop::Frame;
 use tower_sessions::Session;
 
 use crate::app::AppState;
@@ -338,7 +338,7 @@ async fn key_for(
         None => 0,
         Some(cart) => {
             let mut tx = tenant_store::begin(&app.db, &tenant.schema).await.ok()?;
-            let count = shop::cart_count(&mut tx, cart).await.ok()?;
+            let count = tenant_store::cart::item_count(&mut tx, cart).await.ok()?;
             tx.end_read_only();
             count
         }
