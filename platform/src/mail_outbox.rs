@@ -21,9 +21,13 @@ const POLL: Duration = Duration::from_secs(5);
 
 /// Queues a message; it is sent once the caller's transaction commits.
 pub async fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> sqlx::Result<()> {
+    // The row and the senders' wake-up (delivered at commit) in one statement.
     sqlx::query(
-        "INSERT INTO platform.mail_outbox (to_address, from_address, reply_to, subject, text_body, html_body) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "WITH queued AS ( \
+           INSERT INTO platform.mail_outbox \
+             (to_address, from_address, reply_to, subject, text_body, html_body) \
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id) \
+         SELECT pg_notify($7, '') FROM queued",
     )
     .bind(&mail.to)
     .bind(&mail.from)
@@ -31,12 +35,9 @@ pub async fn enqueue(conn: &mut PgConnection, mail: &OutgoingMail) -> sqlx::Resu
     .bind(&mail.subject)
     .bind(&mail.text)
     .bind(&mail.html)
+    .bind(CHANNEL)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(CHANNEL)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 

@@ -51,6 +51,7 @@ fn with_sessions(state: &AppState, routes: Router<AppState>) -> Router<AppState>
     routes
         .layer(from_fn(csrf::verify))
         .layer(sessions::layer(state.db.clone(), secure))
+        .layer(from_fn(sessions::track))
 }
 
 /// The 404 for paths no route matches.

@@ -1,12 +1,17 @@
 //! Sessions in PostgreSQL (`platform.sessions`): they survive restarts and work across app
 //! nodes. Cookies are host-only, so a store's admin session never travels to another store.
 
+use std::cell::RefCell;
+
 use async_trait::async_trait;
-use sqlx::PgPool;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use uuid::Uuid;
 
 /// Session key holding the signed-in user's id.
@@ -99,23 +104,17 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-            "SELECT data, expires_at FROM platform.sessions WHERE id = $1 AND expires_at > now()",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
-        let Some((data, expires)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(Record {
-            id: *id,
-            data: serde_json::from_value(data)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
-            expiry_date: time::OffsetDateTime::from_unix_timestamp(expires.timestamp())
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
-        }))
+        let fetched = THIS_REQUEST
+            .try_with(|slot| match slot.replace(Slot::Read) {
+                Slot::Fetched(of, record) if of == *id => Some(record),
+                _ => None,
+            })
+            .ok()
+            .flatten();
+        match fetched {
+            Some(record) => Ok(record),
+            None => fetch(&self.pool, id).await,
+        }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
@@ -126,6 +125,76 @@ impl SessionStore for PgSessionStore {
             .map_err(backend)?;
         Ok(())
     }
+}
+
+/// Reads session `id` unless it expired.
+async fn fetch(db: impl PgExecutor<'_>, id: &Id) -> session_store::Result<Option<Record>> {
+    let row: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT data, expires_at FROM platform.sessions WHERE id = $1 AND expires_at > now()",
+    )
+    .bind(id.to_string())
+    .fetch_optional(db)
+    .await
+    .map_err(backend)?;
+    let Some((data, expires)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Record {
+        id: *id,
+        data: serde_json::from_value(data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+        expiry_date: time::OffsetDateTime::from_unix_timestamp(expires.timestamp())
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+    }))
+}
+
+/// Where this request's session record stands.
+enum Slot {
+    /// Not loaded yet.
+    Unread,
+    /// Read by [`load_on`], for the store's `load` to take.
+    Fetched(Id, Option<Record>),
+    /// Loaded (or left to the store).
+    Read,
+}
+
+tokio::task_local! {
+    static THIS_REQUEST: RefCell<Slot>;
+}
+
+/// Middleware (outside the session layer) that lets a handler load the session on a
+/// connection it holds anyway: see [`load_on`].
+pub async fn track(req: Request, next: Next) -> Response {
+    THIS_REQUEST
+        .scope(RefCell::new(Slot::Unread), next.run(req))
+        .await
+}
+
+/// Loads the request's session, when its cookie names one and it isn't loaded yet, on
+/// `conn`: typically the tenant transaction a page opens anyway. The session store would
+/// otherwise take a pool connection of its own for it (one more acquire, round trip and
+/// release check per page). The session then reads and writes as usual. Outside
+/// [`track`] this does nothing and the session loads as it would.
+pub async fn load_on(
+    conn: &mut PgConnection,
+    session: &Session,
+) -> Result<(), tower_sessions::session::Error> {
+    let Some(id) = session.id() else {
+        return Ok(());
+    };
+    let unread = THIS_REQUEST
+        .try_with(|slot| matches!(*slot.borrow(), Slot::Unread))
+        .unwrap_or(false);
+    if !unread {
+        return Ok(());
+    }
+    let record = fetch(conn, &id)
+        .await
+        .map_err(tower_sessions::session::Error::Store)?;
+    THIS_REQUEST.with(|slot| slot.replace(Slot::Fetched(id, record)));
+    // Any read loads the record; the store's `load` takes the one fetched here.
+    session.get_value("").await?;
+    Ok(())
 }
 
 /// Ends every session of a user, on every node ("log out everywhere").

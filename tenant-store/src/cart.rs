@@ -94,30 +94,26 @@ pub async fn add(
         .await?
         .filter(|b| b.status == "active");
     let b = b.ok_or(StoreError::NotFound)?;
-    // Lock the cart row: two quick adds from two tabs must not both read "0 in the cart".
-    sqlx::query("SELECT id FROM carts WHERE id = $1 FOR UPDATE")
+    // Lock the cart row (and mark it used): two quick adds from two tabs must not both read
+    // "0 in the cart".
+    sqlx::query_scalar::<_, Uuid>("UPDATE carts SET updated_at = now() WHERE id = $1 RETURNING id")
         .bind(cart_id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let held: Option<i32> = sqlx::query_scalar(
-        "SELECT quantity FROM cart_lines WHERE cart_id = $1 AND variant_id = $2",
+    let (held, lines): (Option<i32>, i64) = sqlx::query_as(
+        "SELECT (SELECT quantity FROM cart_lines WHERE cart_id = $1 AND variant_id = $2), \
+                (SELECT count(*) FROM cart_lines WHERE cart_id = $1)",
     )
     .bind(cart_id)
     .bind(variant_id)
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    if held.is_none() {
-        let lines: i64 = sqlx::query_scalar("SELECT count(*) FROM cart_lines WHERE cart_id = $1")
-            .bind(cart_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        if lines >= MAX_LINES {
-            return Err(StoreError::invalid(
-                "variant_id",
-                format!("a cart holds at most {MAX_LINES} different items"),
-            ));
-        }
+    if held.is_none() && lines >= MAX_LINES {
+        return Err(StoreError::invalid(
+            "variant_id",
+            format!("a cart holds at most {MAX_LINES} different items"),
+        ));
     }
     let wanted = held.unwrap_or(0).saturating_add(quantity);
     check_quantity(wanted)?;
@@ -134,7 +130,7 @@ pub async fn add(
     .bind(b.price_minor)
     .execute(&mut *conn)
     .await?;
-    touch(conn, cart_id).await
+    Ok(())
 }
 
 /// Sets a line's quantity; 0 removes it. Refused beyond the stock.

@@ -10,6 +10,7 @@ use tenant_store::orders::{self, FulfilLine, Order};
 use tenant_store::{StoreError, audit, credit};
 use uuid::Uuid;
 
+use super::GatewayChoice;
 use super::mail::{self, MailFacts, OrderMail};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -22,15 +23,7 @@ pub type Actor<'a> = &'a str;
 /// one order (a double click, a webhook racing the shopper's return) run one after another
 /// and each sees what the other did.
 pub(crate) async fn lock_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, AppError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT number FROM orders WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if found.is_none() {
-        return Err(AppError::NotFound);
-    }
-    Ok(orders::get_order(conn, id).await?)
+    Ok(orders::lock_order(conn, id).await?)
 }
 
 fn currency_of(order: &Order) -> Result<Currency, AppError> {
@@ -38,7 +31,8 @@ fn currency_of(order: &Order) -> Result<Currency, AppError> {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("order currency: {e}")))
 }
 
-/// Starts paying for a freshly placed order with `gateway_name` and queues the confirmation
+/// Starts paying for a freshly placed order with a gateway checkout offered (built from the
+/// settings read with the offer, not read again) and queues the confirmation
 /// email, in one transaction. A payment that is complete at once (store credit, a zero
 /// total) marks the order paid in the same transaction: store credit is debited there, and
 /// a balance too small refuses the whole order (the caller's order transaction rolls back
@@ -48,16 +42,17 @@ pub async fn start_payment(
     conn: &mut PgConnection,
     tenant: &CurrentTenant,
     order: &Order,
-    gateway_name: &str,
+    offered: &GatewayChoice,
     base_url: &str,
 ) -> Result<(Order, PaymentStart), AppError> {
+    let gateway_name = offered.name.as_str();
     let currency = currency_of(order)?;
     let start = if order.total_minor == 0 {
         PaymentStart::Completed {
             payment_ref: format!("free_{}", order.id.simple()),
         }
     } else {
-        let gateway = super::gateway(app, conn, tenant.id, gateway_name).await?;
+        let gateway = super::build(app, tenant.id, &offered.row)?;
         gateway
             .start_payment(&PaymentRequest {
                 order_id: order.id,
@@ -71,7 +66,11 @@ pub async fn start_payment(
             .await?
     };
     orders::set_payment(conn, order.id, gateway_name, start.payment_ref()).await?;
-    let mut order = orders::get_order(conn, order.id).await?;
+    let mut order = Order {
+        gateway: Some(gateway_name.to_owned()),
+        payment_ref: Some(start.payment_ref().to_owned()),
+        ..order.clone()
+    };
     if let PaymentStart::Completed { payment_ref } = &start {
         if gateway_name == "store_credit" && order.total_minor > 0 {
             let customer = order.customer_id.ok_or_else(|| {
@@ -137,16 +136,23 @@ pub async fn apply_status(
     {
         return Ok(order);
     }
-    let paid = orders::mark_paid(&mut tx, order_id, payment_ref, order.total_minor).await?;
+    // The email first (it shows the order as paying makes it, checked just above), so the
+    // rows paying locks (the products' sales counters) are held only from there to COMMIT;
+    // if paying fails, the email goes with the rolled-back transaction.
+    let paid_now = Order {
+        financial_status: "paid".to_owned(),
+        ..order.clone()
+    };
     mail::queue(
         app,
         &mut tx,
         base_url,
-        &paid,
+        &paid_now,
         OrderMail::PaymentReceived,
         MailFacts::default(),
     )
     .await?;
+    let paid = orders::mark_paid(&mut tx, order_id, payment_ref, order.total_minor).await?;
     tx.commit().await?;
     Ok(paid)
 }

@@ -38,6 +38,9 @@ pub struct GatewayChoice {
     pub label: String,
     /// The merchant's instructions (manual payments).
     pub instructions: Option<String>,
+    /// The gateway's configuration as read for the offer.
+    #[serde(skip)]
+    pub row: GatewayRow,
 }
 
 impl From<BillingError> for AppError {
@@ -145,13 +148,11 @@ pub async fn choices(
         .filter(|r| r.enabled)
         .filter(|r| !(production && r.name == "test"))
         .filter(|r| signed_in || r.name != "store_credit")
-        .map(|r| {
-            let instructions = instructions_of(&r.settings);
-            GatewayChoice {
-                name: r.name,
-                label: r.label,
-                instructions,
-            }
+        .map(|r| GatewayChoice {
+            name: r.name.clone(),
+            label: r.label.clone(),
+            instructions: instructions_of(&r.settings),
+            row: r,
         })
         .collect())
 }

@@ -62,6 +62,10 @@ async fn render_cart(
     let base = request_base_url(app, headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     // The count in the header is what the cart shows, once checked (below).
+    // The session on this connection (unless a change of the cart loaded it already).
+    crate::sessions::load_on(&mut tx, session)
+        .await
+        .map_err(session_error)?;
     let mut shop = Shop::for_cart(app, &mut tx, None, base).await?;
     let currency = shop.currency()?;
     let money = |m: i64| display_money(m, currency);

@@ -14,7 +14,7 @@ use billing::PaymentStart;
 use serde::{Deserialize, Serialize};
 use tenant_store::cart::{self, Cart};
 use tenant_store::customers::{self, Address};
-use tenant_store::orders::{self, Items, PlaceOrder};
+use tenant_store::orders::{self, Items, PlaceOrder, Placed};
 use tenant_store::pricing::{ShippingRule, Totals};
 use tenant_store::{StoreError, shipping};
 use tower_sessions::Session;
@@ -300,7 +300,12 @@ async fn render(
     )
     .await?;
     let gateways = payments::choices(app, &mut tx, customer.is_some()).await?;
-    tx.commit().await?;
+    // Only a cart the check just fixed has anything to commit.
+    if priced.cart.changed {
+        tx.commit().await?;
+    } else {
+        tx.end_read_only();
+    }
     // An empty cart has nothing to check out, unless it just emptied (sold out meanwhile):
     // then the page says why.
     if priced.cart.lines.is_empty() && notices.is_empty() {
@@ -476,7 +481,8 @@ pub async fn submit_checkout(
     let base = request_base_url(&app, &headers);
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let gateways = payments::choices(&app, &mut tx, signed_in.is_some()).await?;
-    if !gateways.iter().any(|g| g.name == form.gateway) {
+    let offered = gateways.iter().find(|g| g.name == form.gateway);
+    if offered.is_none() {
         errors.insert(
             "gateway".to_owned(),
             if gateways.is_empty() {
@@ -486,10 +492,10 @@ pub async fn submit_checkout(
             },
         );
     }
-    if !errors.is_empty() {
+    let (true, Some(offered)) = (errors.is_empty(), offered) else {
         drop(tx);
         return refuse(form, errors, Vec::new()).await;
-    }
+    };
     let currency: String = sqlx::query_scalar("SELECT currency FROM settings")
         .fetch_one(&mut *tx)
         .await?;
@@ -510,33 +516,29 @@ pub async fn submit_checkout(
     }
     let ttl = std::time::Duration::from_secs(app.settings.reservation_minutes * 60);
     let input = order_input(cart, &form, &currency, customer, ttl);
-    let order = match orders::place_order(&mut tx, &input).await {
-        Ok(order) => order,
-        Err(e) => {
-            drop(tx);
-            let mut notices = Vec::new();
-            into_errors(e, &mut errors, &mut notices)?;
-            return refuse(form, errors, notices).await;
-        }
+    // The payment starts (and the confirmation is queued) before the stock is reserved,
+    // all in this transaction: see `place_order_then`.
+    let start_payment = async |conn: &mut sqlx::PgConnection, order: &orders::Order| {
+        flow::start_payment(&app, conn, &tenant, order, offered, &base).await
     };
-    // The same form submitted again: the order exists and its payment was started.
-    if order.gateway.is_some() {
-        tx.commit().await?;
-        let start = (order.gateway.as_deref() == Some("test")
-            && order.financial_status == "pending")
-            .then(|| PaymentStart::CardForm {
-                payment_ref: String::new(),
-                notice: String::new(),
-            });
-        return Ok(next_step(&order, start.as_ref()));
-    }
-    let started = flow::start_payment(&app, &mut tx, &tenant, &order, &form.gateway, &base).await;
-    let (order, start) = match started {
-        Ok(done) => done,
+    let (order, start) = match orders::place_order_then(&mut tx, &input, start_payment).await {
+        Ok(Placed::New(_, started)) => started,
+        // The same form submitted again: the order exists and its payment was started.
+        Ok(Placed::Existing(order)) => {
+            tx.commit().await?;
+            let start = (order.gateway.as_deref() == Some("test")
+                && order.financial_status == "pending")
+                .then(|| PaymentStart::CardForm {
+                    payment_ref: String::new(),
+                    notice: String::new(),
+                });
+            return Ok(next_step(&order, start.as_ref()));
+        }
         Err(AppError::Invalid(list)) => {
             drop(tx);
-            errors.extend(list.into_iter().map(|(f, m)| (form_field(&f), m)));
-            return refuse(form, errors, Vec::new()).await;
+            let mut notices = Vec::new();
+            into_errors(StoreError::Fields(list), &mut errors, &mut notices)?;
+            return refuse(form, errors, notices).await;
         }
         Err(e) => return Err(e),
     };

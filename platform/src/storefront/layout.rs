@@ -72,6 +72,9 @@ impl Shop {
             shop.cart_count = count;
             return Ok(shop);
         }
+        crate::sessions::load_on(tx, session)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
         let cart = cart_id(session).await?;
         Self::for_cart(app, tx, cart, base_url).await
     }

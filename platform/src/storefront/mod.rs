@@ -54,9 +54,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
             state.clone(),
             page_cache::serve,
         ));
-    Router::new()
-        .merge(everyones)
+    // These load the shopper's session on their tenant transaction's connection
+    // (`sessions::load_on`, in `Shop::load`, the page cache and the cart).
+    let session_on_own_connection = everyones
         .route("/cart", get(cart::show_cart))
+        .layer(from_fn(refuse_suspended));
+    Router::new()
         .route("/cart/add", post(cart::add_to_cart))
         .route("/cart/change", post(cart::change_cart))
         .route("/cart/remove", post(cart::remove_from_cart))
@@ -106,6 +109,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/robots.txt", get(seo::robots))
         .layer(from_fn(refuse_suspended))
         .layer(from_fn(load_session_first))
+        .merge(session_on_own_connection)
         .route("/assets/{name}", get(assets::show_asset))
         .route("/__bench/baseline", get(bench::baseline))
         // Outside the suspension check: a suspended store's admin still shows its images.
@@ -138,8 +142,6 @@ pub async fn branded_not_found(State(app): State<AppState>, req: Request, next: 
         return res;
     };
     let page = async {
-        // The session first: it takes a connection of its own (see `load_session_first`).
-        layout::cart_id(&session).await?;
         let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
         let shop = Shop::load(&app, &mut tx, &session, request_base_url(&app, &headers)).await?;
         tx.end_read_only();

@@ -311,24 +311,27 @@ pub async fn submit_pay(
     Path(token): Path<String>,
     Form(form): Form<CardForm>,
 ) -> Result<Response, AppError> {
-    let loaded = load(&app, &tenant, &session, &headers, &token).await?;
-    let order = &loaded.1;
-    if !awaits_card(order) {
+    // The order and the gateway in one read; the page's frame only if the card is refused.
+    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+    let order = orders::find_by_token(&mut tx, &token).await?;
+    if !awaits_card(&order) {
         return Ok(Redirect::to(&format!("/orders/{token}")).into_response());
     }
+    let gateway = payments::gateway(&app, &mut tx, tenant.id, "test").await?;
+    tx.end_read_only();
     let payment_ref = order.payment_ref.clone().unwrap_or_default();
-    let gateway = payments::gateway_of(&app, &tenant, "test").await?;
     let status = gateway
         .submit_card_form(&payment_ref, &form.card_number)
         .await?;
     if let PaymentStatus::Failed { reason } = &status {
+        let loaded = load(&app, &tenant, &session, &headers, &token).await?;
         return render(
             &app,
             &tenant,
             &session,
             "store/order_pay.html",
             StatusCode::UNPROCESSABLE_ENTITY,
-            loaded.clone(),
+            loaded,
             None,
             Some(reason.clone()),
         )

@@ -326,7 +326,7 @@ fn candidate(app: &AppState, req: &Request) -> Option<(CurrentTenant, Session, S
 /// The pages behind this middleware show nothing of the shopper but the number of items in
 /// their cart (the handlers read nothing else from the session): shoppers with the same
 /// count see the same page. Without a cart that count is 0 and costs nothing; with one it
-/// is one small query (the session was loaded before this by `load_session_first`).
+/// is one small query, with the session read on the same connection.
 async fn key_for(
     app: &AppState,
     (tenant, session, place): (CurrentTenant, Session, String),
@@ -334,14 +334,17 @@ async fn key_for(
     // Read before any of the page's queries: see the module documentation.
     let generation = app.pages.generation.load(Ordering::Acquire);
     let epoch = app.pages.epoch(tenant.schema.as_str());
-    let cart_count = match layout::cart_id(&session).await.ok()? {
-        None => 0,
-        Some(cart) => {
-            let mut tx = tenant_store::begin(&app.db, &tenant.schema).await.ok()?;
-            let count = tenant_store::cart::item_count(&mut tx, cart).await.ok()?;
-            tx.end_read_only();
-            count
-        }
+    let cart_count = if session.id().is_none() {
+        0
+    } else {
+        let mut tx = tenant_store::begin(&app.db, &tenant.schema).await.ok()?;
+        crate::sessions::load_on(&mut tx, &session).await.ok()?;
+        let count = match layout::cart_id(&session).await.ok()? {
+            Some(cart) => tenant_store::cart::item_count(&mut tx, cart).await.ok()?,
+            None => 0,
+        };
+        tx.end_read_only();
+        count
     };
     let theme = app.themes.version(&tenant).await?;
     let key = format!(

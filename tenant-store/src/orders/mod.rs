@@ -39,12 +39,12 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::StoreError;
 use crate::customers::Address;
 use crate::pricing::TaxLine;
-use crate::{StoreError, outbox};
 
 pub use payment::{add_note, find_by_payment_ref, flag_payment, set_payment};
-pub use place::{Items, LineRequest, PlaceOrder, place_order, quote};
+pub use place::{Items, LineRequest, PlaceOrder, Placed, place_order, place_order_then, quote};
 pub use sales::COUNTED_AS_SOLD;
 pub use transitions::{
     FulfilLine, cancel, fulfil, mark_paid, payment_failed, record_refund,
@@ -115,7 +115,7 @@ pub struct Order {
 }
 
 /// A line as bought (a snapshot: later catalog edits do not change it).
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct OrderLine {
     /// 1-based position.
     pub position: i32,
@@ -188,20 +188,24 @@ struct OrderRow {
     payment_flag: Option<String>,
     placed_at: DateTime<Utc>,
     reserved_until: DateTime<Utc>,
+    /// The lines, read in the same statement (see [`ORDER_COLUMNS`]).
+    lines: Json<Vec<OrderLine>>,
 }
 
+/// An order's columns and its lines (as JSON, in position order): one statement and one
+/// round trip for a whole order. Selects `FROM orders`.
 const ORDER_COLUMNS: &str = "id, number, token, email, customer_id, currency, shipping_address, \
      billing_address, shipping_rate_id, shipping_method, discount_code, subtotal_minor, \
      discount_minor, shipping_minor, tax_minor, taxes_included, tax_lines, total_minor, \
      refunded_minor, status, financial_status, fulfillment_status, payment_ref, cancel_reason, \
-     gateway, payment_flag, placed_at, reserved_until";
-
-const LINE_COLUMNS: &str = "position, variant_id, product_id, product_title, variant_title, sku, \
-     unit_price_minor, quantity, weight_grams, subtotal_minor, discount_minor, total_minor, \
-     tax_minor, fulfilled_quantity";
+     gateway, payment_flag, placed_at, reserved_until, \
+     (SELECT COALESCE(json_agg(l ORDER BY l.position), '[]') FROM (SELECT position, variant_id, \
+         product_id, product_title, variant_title, sku, unit_price_minor, quantity, weight_grams, \
+         subtotal_minor, discount_minor, total_minor, tax_minor, fulfilled_quantity \
+       FROM order_lines WHERE order_id = orders.id) l) AS lines";
 
 impl OrderRow {
-    fn into_order(self, lines: Vec<OrderLine>) -> Order {
+    fn into_order(self) -> Order {
         Order {
             id: self.id,
             number: self.number,
@@ -231,24 +235,13 @@ impl OrderRow {
             payment_flag: self.payment_flag,
             placed_at: self.placed_at,
             reserved_until: self.reserved_until,
-            lines,
+            lines: self.lines.0,
         }
     }
 }
 
-async fn lines_of(conn: &mut PgConnection, order_id: Uuid) -> Result<Vec<OrderLine>, StoreError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = $1 ORDER BY position"
-    ))
-    .bind(order_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-async fn load(conn: &mut PgConnection, row: Option<OrderRow>) -> Result<Order, StoreError> {
-    let row = row.ok_or(StoreError::NotFound)?;
-    let lines = lines_of(conn, row.id).await?;
-    Ok(row.into_order(lines))
+fn found(row: Option<OrderRow>) -> Result<Order, StoreError> {
+    Ok(row.ok_or(StoreError::NotFound)?.into_order())
 }
 
 /// How many orders the store has (every status).
@@ -260,11 +253,23 @@ pub async fn count_orders(conn: &mut PgConnection) -> Result<i64, StoreError> {
 
 /// An order by id.
 pub async fn get_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, StoreError> {
-    let row = sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    load(conn, row).await
+    by_id(conn, id, "").await
+}
+
+/// An order by id, its row locked until the transaction ends: concurrent changes of one
+/// order run one after another, each seeing what the one before did.
+pub async fn lock_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, StoreError> {
+    by_id(conn, id, "FOR UPDATE").await
+}
+
+async fn by_id(conn: &mut PgConnection, id: Uuid, locking: &str) -> Result<Order, StoreError> {
+    let row = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 {locking}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    found(row)
 }
 
 /// The one order matching `condition` on `$1` (a text), with its lines.
@@ -279,7 +284,7 @@ async fn find_one(
     .bind(value)
     .fetch_optional(&mut *conn)
     .await?;
-    load(conn, row).await
+    found(row)
 }
 
 /// An order by its secret token (the shopper's order page). Tokens shorter than 32
@@ -456,16 +461,18 @@ async fn record(
     kind: &str,
     details: serde_json::Value,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO order_events (order_id, kind, details) VALUES ($1, $2, $3)")
-        .bind(order_id)
-        .bind(kind)
-        .bind(&details)
-        .execute(&mut *conn)
-        .await?;
-    outbox::emit(
-        conn,
-        &format!("order.{kind}"),
-        serde_json::json!({ "order_id": order_id, "number": number, "details": details }),
+    // The history row and the event in one statement.
+    sqlx::query(
+        "WITH history AS ( \
+           INSERT INTO order_events (order_id, kind, details) VALUES ($1, $2, $3)) \
+         INSERT INTO outbox (topic, payload) VALUES ($4, $5)",
     )
-    .await
+    .bind(order_id)
+    .bind(kind)
+    .bind(&details)
+    .bind(format!("order.{kind}"))
+    .bind(serde_json::json!({ "order_id": order_id, "number": number, "details": details }))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -374,26 +374,54 @@ pub async fn quote(conn: &mut PgConnection, input: &PlaceOrder) -> Result<Totals
 /// reservations, an `order.placed` event and its outbox row are written. All of it happens
 /// in a savepoint: on error the caller's transaction is as it was.
 pub async fn place_order(conn: &mut PgConnection, input: &PlaceOrder) -> Result<Order, StoreError> {
+    let nothing = async |_: &mut PgConnection, _: &Order| Ok::<(), StoreError>(());
+    match place_order_then(conn, input, nothing).await? {
+        Placed::New(order, ()) | Placed::Existing(order) => Ok(order),
+    }
+}
+
+/// What [`place_order_then`] did.
+#[derive(Debug)]
+pub enum Placed<T> {
+    /// Placed the order; `then` answered `T`.
+    New(Order, T),
+    /// The order placed before with the same idempotency key (`then` did not run).
+    Existing(Order),
+}
+
+/// [`place_order`], running `then` on the written order before its stock is reserved: the
+/// reservations are the last statements, so the rows of popular variants stay locked only
+/// from there to the caller's commit, not while `then` works (starting the payment, which
+/// may call a gateway over the network, and queuing the confirmation). An error from
+/// `then` rolls the order back like any other; the caller's transaction is as it was.
+/// Stock of an order `then` marked paid is reserved as committed at once.
+pub async fn place_order_then<T, E>(
+    conn: &mut PgConnection,
+    input: &PlaceOrder,
+    then: impl AsyncFnOnce(&mut PgConnection, &Order) -> Result<T, E>,
+) -> Result<Placed<T>, E>
+where
+    E: From<StoreError>,
+{
     let key = input.idempotency_key.trim();
     if key.is_empty() || key.len() > 200 {
-        return Err(StoreError::invalid(
-            "idempotency_key",
-            "must be 1 to 200 characters",
-        ));
+        return Err(StoreError::invalid("idempotency_key", "must be 1 to 200 characters").into());
     }
     // Two submissions with one key queue here; the second then finds the first's order.
     // The lock is taken per store (schema) and key, and lasts until the transaction ends.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || $1, 0))")
         .bind(key)
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map_err(StoreError::from)?;
     let existing: Option<Uuid> =
         sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_key = $1")
             .bind(key)
             .fetch_optional(&mut *conn)
-            .await?;
+            .await
+            .map_err(StoreError::from)?;
     if let Some(id) = existing {
-        return get_order(conn, id).await;
+        return Ok(Placed::Existing(get_order(conn, id).await?));
     }
 
     let email = input.email.trim().to_owned();
@@ -420,19 +448,19 @@ pub async fn place_order(conn: &mut PgConnection, input: &PlaceOrder) -> Result<
             None
         }
     };
-    if !errors.is_empty() {
-        return Err(StoreError::Fields(errors));
-    }
-    let Some(p) = prepared else {
-        return Err(StoreError::Fields(errors));
+    let (true, Some(p)) = (errors.is_empty(), prepared) else {
+        return Err(StoreError::Fields(errors).into());
     };
 
-    let mut sp = conn.begin().await?;
-    let id = write(&mut sp, input, key, &email, &p, ttl.unwrap_or_default()).await?;
-    sp.commit().await?;
-    get_order(conn, id).await
+    let mut sp = conn.begin().await.map_err(StoreError::from)?;
+    let order = write(&mut sp, input, key, &email, &p, ttl.unwrap_or_default()).await?;
+    let done = then(&mut sp, &order).await?;
+    reserve(&mut sp, &order, &p.lines).await?;
+    sp.commit().await.map_err(StoreError::from)?;
+    Ok(Placed::New(order, done))
 }
 
+/// Writes the order (without its reservations: see [`reserve`]) and returns it.
 async fn write(
     conn: &mut PgConnection,
     input: &PlaceOrder,
@@ -440,39 +468,10 @@ async fn write(
     email: &str,
     p: &Prepared,
     ttl: Duration,
-) -> Result<Uuid, StoreError> {
-    // Reserve in variant id order: every checkout locks rows in the same order.
-    let mut tracked: Vec<&Line> = p.lines.iter().filter(|l| l.track_inventory).collect();
-    tracked.sort_by_key(|l| l.variant_id);
-    let mut taken = Vec::with_capacity(tracked.len());
-    for l in &tracked {
-        match stock::take(conn, l.variant_id, l.quantity).await? {
-            Some(after) => taken.push((l.variant_id, l.quantity, after)),
-            None => {
-                let left: i32 =
-                    sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1")
-                        .bind(l.variant_id)
-                        .fetch_one(&mut *conn)
-                        .await?;
-                let message = if left <= 0 {
-                    format!("{} is sold out", l.product_title)
-                } else {
-                    format!(
-                        "only {left} of {} left in stock; you asked for {}",
-                        l.product_title, l.quantity
-                    )
-                };
-                return Err(StoreError::invalid("quantity", message));
-            }
-        }
-    }
+) -> Result<Order, StoreError> {
     if let Some(d) = &p.discount {
         discounts::redeem(conn, d.id).await?;
     }
-
-    let number: i64 = sqlx::query_scalar("SELECT nextval('order_numbers')")
-        .fetch_one(&mut *conn)
-        .await?;
     let token: String = rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(43)
@@ -481,15 +480,16 @@ async fn write(
     let id = Uuid::now_v7();
     let t = &p.totals;
     let reserved_until = Utc::now() + ttl;
-    sqlx::query(
+    let number: i64 = sqlx::query_scalar(
         "INSERT INTO orders (id, number, token, idempotency_key, email, customer_id, currency, \
              shipping_address, billing_address, shipping_rate_id, shipping_method, discount_code, \
              subtotal_minor, discount_minor, shipping_minor, tax_minor, taxes_included, tax_lines, \
              total_minor, reserved_until) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         VALUES ($1, nextval('order_numbers'), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $19) \
+         RETURNING number",
     )
     .bind(id)
-    .bind(number)
     .bind(&token)
     .bind(key)
     .bind(email)
@@ -508,44 +508,49 @@ async fn write(
     .bind(Json(&t.tax_lines))
     .bind(t.total_minor)
     .bind(reserved_until)
+    .fetch_one(&mut *conn)
+    .await?;
+    // All lines in one statement.
+    let mut lines = LineColumns::default();
+    for (i, (l, lt)) in p.lines.iter().zip(&t.lines).enumerate() {
+        lines.position.push(i as i32 + 1);
+        lines.variant_id.push(l.variant_id);
+        lines.product_id.push(l.product_id);
+        lines.product_title.push(l.product_title.clone());
+        lines.variant_title.push(l.variant_title.clone());
+        lines.sku.push(l.sku.clone());
+        lines.unit_price_minor.push(lt.unit_price_minor);
+        lines.quantity.push(lt.quantity);
+        lines.weight_grams.push(l.weight_grams);
+        lines.subtotal_minor.push(lt.subtotal_minor);
+        lines.discount_minor.push(lt.discount_minor);
+        lines.total_minor.push(lt.total_minor);
+        lines.tax_minor.push(lt.tax_minor);
+    }
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, position, variant_id, product_id, product_title, \
+             variant_title, sku, unit_price_minor, quantity, weight_grams, subtotal_minor, \
+             discount_minor, total_minor, tax_minor) \
+         SELECT $1, * FROM unnest($2::integer[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], \
+             $7::text[], $8::bigint[], $9::integer[], $10::integer[], $11::bigint[], \
+             $12::bigint[], $13::bigint[], $14::bigint[])",
+    )
+    .bind(id)
+    .bind(&lines.position)
+    .bind(&lines.variant_id)
+    .bind(&lines.product_id)
+    .bind(&lines.product_title)
+    .bind(&lines.variant_title)
+    .bind(&lines.sku)
+    .bind(&lines.unit_price_minor)
+    .bind(&lines.quantity)
+    .bind(&lines.weight_grams)
+    .bind(&lines.subtotal_minor)
+    .bind(&lines.discount_minor)
+    .bind(&lines.total_minor)
+    .bind(&lines.tax_minor)
     .execute(&mut *conn)
     .await?;
-    for (i, (l, lt)) in p.lines.iter().zip(&t.lines).enumerate() {
-        sqlx::query(
-            "INSERT INTO order_lines (order_id, position, variant_id, product_id, product_title, \
-                 variant_title, sku, unit_price_minor, quantity, weight_grams, subtotal_minor, \
-                 discount_minor, total_minor, tax_minor) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(id)
-        .bind(i as i32 + 1)
-        .bind(l.variant_id)
-        .bind(l.product_id)
-        .bind(&l.product_title)
-        .bind(&l.variant_title)
-        .bind(&l.sku)
-        .bind(lt.unit_price_minor)
-        .bind(lt.quantity)
-        .bind(l.weight_grams)
-        .bind(lt.subtotal_minor)
-        .bind(lt.discount_minor)
-        .bind(lt.total_minor)
-        .bind(lt.tax_minor)
-        .execute(&mut *conn)
-        .await?;
-    }
-    let reason = format!("order #{number}");
-    for (variant_id, quantity, after) in taken {
-        sqlx::query(
-            "INSERT INTO stock_reservations (order_id, variant_id, quantity) VALUES ($1, $2, $3)",
-        )
-        .bind(id)
-        .bind(variant_id)
-        .bind(quantity)
-        .execute(&mut *conn)
-        .await?;
-        stock::record(conn, variant_id, -quantity, after, &reason).await?;
-    }
     if let Items::Cart(cart_id) = input.items {
         sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1")
             .bind(cart_id)
@@ -564,7 +569,55 @@ async fn write(
         }),
     )
     .await?;
-    Ok(id)
+    get_order(conn, id).await
+}
+
+/// Takes the stock of the order's tracked lines, in variant id order (every checkout locks
+/// rows in the same order), or refuses with a `quantity` error naming the product.
+async fn reserve(conn: &mut PgConnection, order: &Order, lines: &[Line]) -> Result<(), StoreError> {
+    let mut tracked: Vec<&Line> = lines.iter().filter(|l| l.track_inventory).collect();
+    tracked.sort_by_key(|l| l.variant_id);
+    let reason = format!("order #{}", order.number);
+    for l in tracked {
+        if stock::take(conn, order.id, l.variant_id, l.quantity, &reason)
+            .await?
+            .is_none()
+        {
+            let left: i32 =
+                sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1")
+                    .bind(l.variant_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let message = if left <= 0 {
+                format!("{} is sold out", l.product_title)
+            } else {
+                format!(
+                    "only {left} of {} left in stock; you asked for {}",
+                    l.product_title, l.quantity
+                )
+            };
+            return Err(StoreError::invalid("quantity", message));
+        }
+    }
+    Ok(())
+}
+
+/// Order lines as columns, for one `INSERT ... SELECT FROM unnest(...)`.
+#[derive(Default)]
+struct LineColumns {
+    position: Vec<i32>,
+    variant_id: Vec<Uuid>,
+    product_id: Vec<Uuid>,
+    product_title: Vec<String>,
+    variant_title: Vec<String>,
+    sku: Vec<String>,
+    unit_price_minor: Vec<i64>,
+    quantity: Vec<i32>,
+    weight_grams: Vec<i32>,
+    subtotal_minor: Vec<i64>,
+    discount_minor: Vec<i64>,
+    total_minor: Vec<i64>,
+    tax_minor: Vec<i64>,
 }
 
 #[cfg(test)]

@@ -4,62 +4,103 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{StoreError, outbox};
+use std::sync::LazyLock;
 
-/// Takes `quantity` units off a tracked variant if that many are in stock; returns the new
-/// quantity, or `None` when there are too few. Concurrent takers queue on the row lock and
-/// PostgreSQL re-checks the condition against the latest quantity, so stock never goes
-/// below zero.
+use crate::StoreError;
+
+/// The statements that record a stock change already applied, as common table expressions
+/// over a `changed (variant_id, product_id, delta, after)` expression before them, with the
+/// reason in parameter `reason`: an adjustment row, `inventory.changed`, and
+/// `inventory.low` when the change crosses the store's threshold. One statement with the
+/// change itself: one round trip.
+fn record_ctes(reason: &str) -> String {
+    const PAYLOAD: &str = "jsonb_build_object('variant_id', c.variant_id, 'product_id', \
+         c.product_id, 'delta', c.delta, 'quantity', c.after)";
+    format!(
+        "adjusted AS ( \
+           INSERT INTO inventory_adjustments (variant_id, delta, quantity_after, reason, actor) \
+           SELECT variant_id, delta, after, {reason}, 'checkout' FROM changed), \
+         events AS ( \
+           INSERT INTO outbox (topic, payload) \
+           SELECT topic, payload FROM ( \
+             SELECT 1 AS n, 'inventory.changed' AS topic, {PAYLOAD} AS payload FROM changed c \
+             UNION ALL \
+             SELECT 2, 'inventory.low', {PAYLOAD} FROM changed c, settings s \
+             WHERE c.after - c.delta > s.low_stock_threshold \
+               AND c.after <= s.low_stock_threshold) e \
+           ORDER BY n)"
+    )
+}
+
+/// Takes `quantity` units of a tracked variant for order `order_id` if that many are in
+/// stock: the variant's quantity goes down, a reservation row is written (`reserved`, or
+/// `committed` when the order is paid already) and the
+/// change recorded (see [`record_ctes`]), all in one statement. Returns the new quantity, or
+/// `None` when there are too few (and nothing was written). Concurrent takers queue on the
+/// row lock and PostgreSQL re-checks the condition against the latest quantity, so stock
+/// never goes below zero.
 pub(super) async fn take(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    variant_id: Uuid,
+    quantity: i32,
+    reason: &str,
+) -> Result<Option<i32>, StoreError> {
+    static TAKE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH changed AS ( \
+               UPDATE variants SET inventory_quantity = inventory_quantity - $3, \
+                   updated_at = now() \
+               WHERE id = $2 AND track_inventory AND inventory_quantity >= $3 \
+               RETURNING id AS variant_id, product_id, -$3::integer AS delta, \
+                   inventory_quantity AS after), \
+             reserved AS ( \
+               INSERT INTO stock_reservations (order_id, variant_id, quantity, state) \
+               SELECT $1, c.variant_id, $3, \
+                 CASE WHEN o.financial_status = 'pending' THEN 'reserved' ELSE 'committed' END \
+               FROM changed c, orders o WHERE o.id = $1), \
+             {} \
+             SELECT after FROM changed",
+            record_ctes("$4")
+        )
+    });
+    Ok(sqlx::query_scalar(&TAKE)
+        .bind(order_id)
+        .bind(variant_id)
+        .bind(quantity)
+        .bind(reason)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Gives `quantity` units back to a variant and records the change (see
+/// [`record_ctes`]), in one statement. Returns the new quantity, or `None` for a variant
+/// deleted since (no stock to give back).
+async fn give_back(
     conn: &mut PgConnection,
     variant_id: Uuid,
     quantity: i32,
-) -> Result<Option<i32>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "UPDATE variants SET inventory_quantity = inventory_quantity - $2, updated_at = now() \
-         WHERE id = $1 AND track_inventory AND inventory_quantity >= $2 \
-         RETURNING inventory_quantity",
-    )
-    .bind(variant_id)
-    .bind(quantity)
-    .fetch_optional(conn)
-    .await?)
-}
-
-/// Records a stock change already applied to the variant: an adjustment row,
-/// `inventory.changed`, and `inventory.low` when it crosses the store's threshold.
-pub(super) async fn record(
-    conn: &mut PgConnection,
-    variant_id: Uuid,
-    delta: i32,
-    after: i32,
     reason: &str,
-) -> Result<(), StoreError> {
-    let product_id: Uuid = sqlx::query_scalar("SELECT product_id FROM variants WHERE id = $1")
-        .bind(variant_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    sqlx::query(
-        "INSERT INTO inventory_adjustments (variant_id, delta, quantity_after, reason, actor) \
-         VALUES ($1, $2, $3, $4, 'checkout')",
-    )
-    .bind(variant_id)
-    .bind(delta)
-    .bind(after)
-    .bind(reason)
-    .execute(&mut *conn)
-    .await?;
-    let payload = serde_json::json!({
-        "variant_id": variant_id, "product_id": product_id, "delta": delta, "quantity": after,
+) -> Result<Option<i32>, StoreError> {
+    static GIVE_BACK: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH changed AS ( \
+               UPDATE variants SET inventory_quantity = inventory_quantity + $2, \
+                   updated_at = now() \
+               WHERE id = $1 \
+               RETURNING id AS variant_id, product_id, $2::integer AS delta, \
+                   inventory_quantity AS after), \
+             {} \
+             SELECT after FROM changed",
+            record_ctes("$3")
+        )
     });
-    outbox::emit(conn, "inventory.changed", payload.clone()).await?;
-    let threshold: i32 = sqlx::query_scalar("SELECT low_stock_threshold FROM settings")
-        .fetch_one(&mut *conn)
-        .await?;
-    if after - delta > threshold && after <= threshold {
-        outbox::emit(conn, "inventory.low", payload).await?;
-    }
-    Ok(())
+    Ok(sqlx::query_scalar(&GIVE_BACK)
+        .bind(variant_id)
+        .bind(quantity)
+        .bind(reason)
+        .fetch_optional(conn)
+        .await?)
 }
 
 /// Gives back the units of an order's reservations in `states` (in variant order, the
@@ -91,25 +132,7 @@ pub(super) async fn release(
             quantity
         };
         if back > 0 {
-            let after: Option<i32> = sqlx::query_scalar(
-                "UPDATE variants SET inventory_quantity = inventory_quantity + $2, \
-                     updated_at = now() WHERE id = $1 RETURNING inventory_quantity",
-            )
-            .bind(variant_id)
-            .bind(back)
-            .fetch_optional(&mut *conn)
-            .await?;
-            // A variant deleted since has no stock to give back.
-            if let Some(after) = after {
-                record(
-                    conn,
-                    variant_id,
-                    back,
-                    after,
-                    &format!("order #{number} released"),
-                )
-                .await?;
-            }
+            give_back(conn, variant_id, back, &format!("order #{number} released")).await?;
         }
         sqlx::query(
             "UPDATE stock_reservations SET state = 'released', updated_at = now() \

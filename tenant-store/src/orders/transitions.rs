@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Order, get_order, record, sales, stock};
+use super::{ORDER_COLUMNS, Order, OrderRow, found, get_order, record, sales, stock};
 use crate::StoreError;
 
 struct Locked {
@@ -77,22 +77,18 @@ pub async fn mark_paid(
             ),
         ));
     }
-    sqlx::query(
-        "UPDATE stock_reservations SET state = 'committed', updated_at = now() \
-         WHERE order_id = $1 AND state = 'reserved'",
-    )
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE orders SET financial_status = 'paid', payment_ref = $2, updated_at = now() \
-         WHERE id = $1",
-    )
+    // The reservations become committed and the order paid, in one statement.
+    let paid: Option<OrderRow> = sqlx::query_as(&format!(
+        "WITH committed AS ( \
+           UPDATE stock_reservations SET state = 'committed', updated_at = now() \
+           WHERE order_id = $1 AND state = 'reserved') \
+         UPDATE orders SET financial_status = 'paid', payment_ref = $2, updated_at = now() \
+         WHERE id = $1 RETURNING {ORDER_COLUMNS}"
+    ))
     .bind(id)
     .bind(payment_ref)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    sales::tally(conn, id, 1).await?;
     record(
         conn,
         id,
@@ -101,7 +97,9 @@ pub async fn mark_paid(
         serde_json::json!({ "payment_ref": payment_ref, "amount_minor": amount_minor }),
     )
     .await?;
-    get_order(conn, id).await
+    // Last: it locks the products' rows, which every payment for them needs too.
+    sales::tally(conn, id, 1).await?;
+    found(paid)
 }
 
 /// Records a failed payment: the order is cancelled and its stock released. Repeating it

@@ -666,6 +666,21 @@ async fn store_credit_pays_for_signed_in_customers_within_their_balance() {
         scalar::<String>(&app, &t, "SELECT financial_status FROM orders").await,
         "paid"
     );
+    // Paid while placing: the stock reserved last is committed at once, so the
+    // reservation sweeper never gives it back.
+    assert_eq!(
+        scalar::<String>(
+            &app,
+            &t,
+            "SELECT string_agg(state, ',') FROM stock_reservations"
+        )
+        .await,
+        "committed"
+    );
+    assert_eq!(
+        scalar::<i32>(&app, &t, "SELECT inventory_quantity FROM variants").await,
+        4
+    );
     assert_eq!(
         scalar::<i64>(&app, &t, "SELECT credit_minor FROM customers").await,
         120
