@@ -67,17 +67,21 @@ fn check_quantity(quantity: i32) -> Result<(), StoreError> {
 
 fn check_stock(b: &Buyable, wanted: i32) -> Result<(), StoreError> {
     if b.track_inventory && wanted > b.inventory_quantity {
-        let message = if b.inventory_quantity <= 0 {
-            format!("{} is sold out", b.title)
-        } else {
-            format!(
-                "only {} of {} left in stock; you asked for {wanted}",
-                b.inventory_quantity, b.title
-            )
-        };
-        return Err(StoreError::invalid("quantity", message));
+        return Err(StoreError::invalid(
+            "quantity",
+            short_of_stock(&b.title, b.inventory_quantity, wanted),
+        ));
     }
     Ok(())
+}
+
+/// What a shopper is told when `wanted` units of `title` are more than the `left` in stock.
+pub(crate) fn short_of_stock(title: &str, left: i32, wanted: i32) -> String {
+    if left <= 0 {
+        format!("{title} is sold out")
+    } else {
+        format!("only {left} of {title} left in stock; you asked for {wanted}")
+    }
 }
 
 /// Adds `quantity` of a variant (to what the cart already holds of it). Refused with a

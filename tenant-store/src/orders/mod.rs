@@ -253,31 +253,24 @@ pub async fn count_orders(conn: &mut PgConnection) -> Result<i64, StoreError> {
 
 /// An order by id.
 pub async fn get_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, StoreError> {
-    by_id(conn, id, "").await
+    find_one(conn, "id = $1", id).await
 }
 
 /// An order by id, its row locked until the transaction ends: concurrent changes of one
 /// order run one after another, each seeing what the one before did.
 pub async fn lock_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, StoreError> {
-    by_id(conn, id, "FOR UPDATE").await
+    find_one(conn, "id = $1 FOR UPDATE", id).await
 }
 
-async fn by_id(conn: &mut PgConnection, id: Uuid, locking: &str) -> Result<Order, StoreError> {
-    let row = sqlx::query_as(&format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 {locking}"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    found(row)
-}
-
-/// The one order matching `condition` on `$1` (a text), with its lines.
-async fn find_one(
+/// The one order matching `condition` on `$1`, with its lines.
+async fn find_one<T>(
     conn: &mut PgConnection,
     condition: &str,
-    value: &str,
-) -> Result<Order, StoreError> {
+    value: T,
+) -> Result<Order, StoreError>
+where
+    T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+{
     let row = sqlx::query_as(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE {condition}"
     ))

@@ -11,7 +11,7 @@ use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
 use super::{Order, get_order, record, stock};
-use crate::cart::MAX_LINE_QUANTITY;
+use crate::cart::{MAX_LINE_QUANTITY, short_of_stock};
 use crate::customers::{Address, validate_address};
 use crate::discounts::{self, DiscountCode};
 use crate::pricing::{self, LineInput, PricingError, PricingInput, Totals};
@@ -347,14 +347,7 @@ async fn prepare(conn: &mut PgConnection, input: &PlaceOrder) -> Result<Prepared
 }
 
 fn sold_out(c: &CatalogRow, wanted: i32) -> String {
-    if c.inventory_quantity <= 0 {
-        format!("{} is sold out", c.product_title)
-    } else {
-        format!(
-            "only {} of {} left in stock; you asked for {wanted}",
-            c.inventory_quantity, c.product_title
-        )
-    }
+    short_of_stock(&c.product_title, c.inventory_quantity, wanted)
 }
 
 /// The totals checkout would charge, every line shown, computed exactly as
@@ -588,15 +581,10 @@ async fn reserve(conn: &mut PgConnection, order: &Order, lines: &[Line]) -> Resu
                     .bind(l.variant_id)
                     .fetch_one(&mut *conn)
                     .await?;
-            let message = if left <= 0 {
-                format!("{} is sold out", l.product_title)
-            } else {
-                format!(
-                    "only {left} of {} left in stock; you asked for {}",
-                    l.product_title, l.quantity
-                )
-            };
-            return Err(StoreError::invalid("quantity", message));
+            return Err(StoreError::invalid(
+                "quantity",
+                short_of_stock(&l.product_title, left, l.quantity),
+            ));
         }
     }
     Ok(())
