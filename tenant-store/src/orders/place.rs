@@ -1,5 +1,6 @@
-//! Placing an order: validate, price from the catalog, reserve stock, count the discount,
-//! number and write the order, all in one savepoint of the caller's tenant transaction.
+//! Placing an order: validate, price from the catalog, count the discount, number and
+//! write the order, then (after the caller's `then`, see [`place_order_then`]) reserve the
+//! stock, all in one savepoint of the caller's tenant transaction.
 
 use std::collections::HashMap;
 
