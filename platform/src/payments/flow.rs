@@ -19,13 +19,6 @@ use crate::extract::CurrentTenant;
 /// Who made a change: a staff member's email, or `checkout`, `webhook`, `sweeper`.
 pub type Actor<'a> = &'a str;
 
-/// Locks the order row for the rest of the transaction and reads it: concurrent changes of
-/// one order (a double click, a webhook racing the shopper's return) run one after another
-/// and each sees what the other did.
-pub(crate) async fn lock_order(conn: &mut PgConnection, id: Uuid) -> Result<Order, AppError> {
-    Ok(orders::lock_order(conn, id).await?)
-}
-
 fn currency_of(order: &Order) -> Result<Currency, AppError> {
     Currency::parse(&order.currency)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("order currency: {e}")))
@@ -128,7 +121,7 @@ pub async fn apply_status(
     base_url: &str,
 ) -> Result<Order, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let order = lock_order(&mut tx, order_id).await?;
+    let order = orders::lock_order(&mut tx, order_id).await?;
     if *status != PaymentStatus::Succeeded
         || order.financial_status != "pending"
         || order.status != "open"
@@ -166,7 +159,7 @@ pub async fn mark_paid(
     base_url: &str,
 ) -> Result<Order, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let order = lock_order(&mut tx, order_id).await?;
+    let order = orders::lock_order(&mut tx, order_id).await?;
     if order.financial_status != "pending" {
         return Ok(order);
     }
@@ -209,7 +202,7 @@ pub async fn refund(
     base_url: &str,
 ) -> Result<Order, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let order = lock_order(&mut tx, order_id).await?;
+    let order = orders::lock_order(&mut tx, order_id).await?;
     let refunded =
         refund_locked(app, &mut tx, tenant, &order, amount_minor, restock, actor).await?;
     mail::queue(
@@ -312,7 +305,7 @@ pub async fn cancel(
     base_url: &str,
 ) -> Result<Order, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let order = lock_order(&mut tx, order_id).await?;
+    let order = orders::lock_order(&mut tx, order_id).await?;
     if order.status == "cancelled" {
         return Ok(order);
     }

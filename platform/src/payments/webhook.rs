@@ -102,7 +102,7 @@ pub async fn receive(
         return Ok(plain(StatusCode::OK, "already handled"));
     }
     // Under the order's lock: the shopper's return may be marking it paid right now.
-    let order = super::flow::lock_order(&mut tx, order.id).await?;
+    let order = orders::lock_order(&mut tx, order.id).await?;
     let outcome = apply(&app, &mut tx, &base, &order, &event.kind, event.amount).await?;
     sqlx::query("UPDATE webhook_inbox SET outcome = $3 WHERE gateway = $1 AND event_id = $2")
         .bind(&gateway_name)

@@ -3,6 +3,7 @@
 //! (keyset pages included), a collection whose own order is best selling, the product
 //! page's suggestions, and that another store's orders change nothing here.
 
+use super::checkout::{address_fields, field_value, token_of};
 use super::fixtures::{Item, product};
 
 use platform::tenancy::Tenant;
@@ -65,35 +66,13 @@ async fn buy(app: &TestApp, t: &Tenant, sub: &str, lines: &[(&Item, u32)], pay: 
     }
     let page = shopper.get("/checkout").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    let marker = "name=\"checkout_key\" value=\"";
-    let start = page.body.find(marker).expect("a checkout key") + marker.len();
-    let key = &page.body[start..start + page.body[start..].find('"').unwrap()];
-    let placed = shopper
-        .post_form(
-            "/checkout",
-            &[
-                ("_csrf", &page.csrf()),
-                ("checkout_key", key),
-                ("email", "ada@example.com"),
-                ("first_name", "Ada"),
-                ("last_name", "Lovelace"),
-                ("address1", "Unter den Linden 1"),
-                ("city", "Berlin"),
-                ("zip", "10117"),
-                ("country", "DE"),
-                ("gateway", "test"),
-                ("action", "pay"),
-            ],
-        )
-        .await;
+    let (csrf, key) = (page.csrf(), field_value(&page, "checkout_key"));
+    let mut fields = address_fields(&csrf, &key, "test");
+    fields.push(("action", "pay"));
+    let placed = shopper.post_form("/checkout", &fields).await;
     assert_eq!(placed.status, 303, "{}", placed.body);
     let pay_url = placed.location.unwrap();
-    let token = pay_url
-        .trim_start_matches("/orders/")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&pay_url);
     if pay {
         let form = shopper.get(&pay_url).await;
         let paid = shopper

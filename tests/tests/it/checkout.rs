@@ -67,7 +67,7 @@ where
     sqlx::query_scalar(sql).fetch_one(&mut *tx).await.unwrap()
 }
 
-fn field_value(page: &Page, name: &str) -> String {
+pub(crate) fn field_value(page: &Page, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page.body.find(&marker).expect("the field is on the page") + marker.len();
     let end = page.body[start..].find('"').unwrap() + start;
@@ -94,7 +94,11 @@ fn total(page: &Page, which: &str) -> String {
 }
 
 /// The checkout form, filled in for Ada in Berlin.
-fn address_fields<'a>(csrf: &'a str, key: &'a str, gateway: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn address_fields<'a>(
+    csrf: &'a str,
+    key: &'a str,
+    gateway: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("_csrf", csrf),
         ("checkout_key", key),
@@ -127,7 +131,7 @@ async fn cart_and_checkout(shopper: &mut Browser<'_>, item: &Item, quantity: &st
     page
 }
 
-fn token_of(location: &str) -> String {
+pub(crate) fn token_of(location: &str) -> String {
     location
         .trim_start_matches("/orders/")
         .split(['/', '?'])
