@@ -1,6 +1,6 @@
 //! Placing an order: validate, price from the catalog, count the discount, number and
 //! write the order, then (after the caller's `then`, see [`place_order_then`]) reserve the
-//! stock, all in one savepoint of the caller's tenant transaction.
+//! stock, all in the caller's tenant transaction ([`place_order`]: in a savepoint of it).
 
 use std::collections::HashMap;
 
@@ -368,10 +368,13 @@ pub async fn quote(conn: &mut PgConnection, input: &PlaceOrder) -> Result<Totals
 /// reservations, an `order.placed` event and its outbox row are written. All of it happens
 /// in a savepoint: on error the caller's transaction is as it was.
 pub async fn place_order(conn: &mut PgConnection, input: &PlaceOrder) -> Result<Order, StoreError> {
+    let mut sp = conn.begin().await?;
     let nothing = async |_: &mut PgConnection, _: &Order| Ok::<(), StoreError>(());
-    match place_order_then(conn, input, nothing).await? {
-        Placed::New(order, ()) | Placed::Existing(order) => Ok(order),
-    }
+    let order = match place_order_then(&mut sp, input, nothing).await? {
+        Placed::New(order, ()) | Placed::Existing(order) => order,
+    };
+    sp.commit().await?;
+    Ok(order)
 }
 
 /// What [`place_order_then`] did.
@@ -386,9 +389,13 @@ pub enum Placed<T> {
 /// [`place_order`], running `then` on the written order before its stock is reserved: the
 /// reservations are the last statements, so the rows of popular variants stay locked only
 /// from there to the caller's commit, not while `then` works (starting the payment, which
-/// may call a gateway over the network, and queuing the confirmation). An error from
-/// `then` rolls the order back like any other; the caller's transaction is as it was.
-/// Stock of an order `then` marked paid is reserved as committed at once.
+/// may call a gateway over the network, and queuing the confirmation). Stock of an order
+/// `then` marked paid is reserved as committed at once.
+///
+/// No savepoint of its own: the reservation is followed directly by the caller's `COMMIT`,
+/// so a hot variant's row is held for one round trip less. On an error (from `then` too)
+/// part of the order may be written: the caller rolls its transaction back, as checkout
+/// does, or calls this inside a savepoint, as [`place_order`] does.
 pub async fn place_order_then<T, E>(
     conn: &mut PgConnection,
     input: &PlaceOrder,
@@ -446,11 +453,9 @@ where
         return Err(StoreError::Fields(errors).into());
     };
 
-    let mut sp = conn.begin().await.map_err(StoreError::from)?;
-    let order = write(&mut sp, input, key, &email, &p, ttl.unwrap_or_default()).await?;
-    let done = then(&mut sp, &order).await?;
-    reserve(&mut sp, &order, &p.lines).await?;
-    sp.commit().await.map_err(StoreError::from)?;
+    let order = write(conn, input, key, &email, &p, ttl.unwrap_or_default()).await?;
+    let done = then(conn, &order).await?;
+    reserve(conn, &order, &p.lines).await?;
     Ok(Placed::New(order, done))
 }
 
