@@ -136,16 +136,23 @@ async fn fetch(db: impl PgExecutor<'_>, id: &Id) -> session_store::Result<Option
     .fetch_optional(db)
     .await
     .map_err(backend)?;
-    let Some((data, expires)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(Record {
+    row.map(|(data, expires)| record(id, data, expires))
+        .transpose()
+}
+
+/// A session record from its row.
+fn record(
+    id: &Id,
+    data: serde_json::Value,
+    expires: chrono::DateTime<chrono::Utc>,
+) -> session_store::Result<Record> {
+    Ok(Record {
         id: *id,
         data: serde_json::from_value(data)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?,
         expiry_date: time::OffsetDateTime::from_unix_timestamp(expires.timestamp())
             .map_err(|e| session_store::Error::Decode(e.to_string()))?,
-    }))
+    })
 }
 
 /// Where this request's session record stands.
@@ -179,20 +186,48 @@ pub async fn load_on(
     conn: &mut PgConnection,
     session: &Session,
 ) -> Result<(), tower_sessions::session::Error> {
-    let Some(id) = session.id() else {
+    let Some(id) = unread(session) else {
         return Ok(());
     };
-    let unread = THIS_REQUEST
-        .try_with(|slot| matches!(*slot.borrow(), Slot::Unread))
-        .unwrap_or(false);
-    if !unread {
-        return Ok(());
-    }
     let record = fetch(conn, &id)
         .await
         .map_err(tower_sessions::session::Error::Store)?;
+    hand_over(session, id, record).await
+}
+
+/// The request's session id when its record is still to be read (and [`track`] is on): a
+/// page may then read the row (`data`, `expires_at` of `platform.sessions` where `id` is
+/// this and `expires_at > now()`) in a statement of its own and pass it to
+/// [`hand_over_row`].
+pub fn unread(session: &Session) -> Option<Id> {
+    let id = session.id()?;
+    THIS_REQUEST
+        .try_with(|slot| matches!(*slot.borrow(), Slot::Unread))
+        .unwrap_or(false)
+        .then_some(id)
+}
+
+/// Hands the session row a page read (see [`unread`]; `None` when there was none, or it
+/// expired) to the session, which then reads and writes as usual.
+pub async fn hand_over_row(
+    session: &Session,
+    id: Id,
+    row: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)>,
+) -> Result<(), tower_sessions::session::Error> {
+    let record = row
+        .map(|(data, expires)| record(&id, data, expires))
+        .transpose()
+        .map_err(tower_sessions::session::Error::Store)?;
+    hand_over(session, id, record).await
+}
+
+async fn hand_over(
+    session: &Session,
+    id: Id,
+    record: Option<Record>,
+) -> Result<(), tower_sessions::session::Error> {
     THIS_REQUEST.with(|slot| slot.replace(Slot::Fetched(id, record)));
-    // Any read loads the record; the store's `load` takes the one fetched here.
+    // Any read loads the record; the store's `load` takes the one handed over here.
     session.get_value("").await?;
     Ok(())
 }

@@ -242,8 +242,9 @@ pub struct Cart {
     pub changed: bool,
 }
 
+/// A cart line with its variant and product, as [`check`] takes it.
 #[derive(sqlx::FromRow)]
-struct LineRow {
+pub struct LineRow {
     variant_id: Uuid,
     quantity: i32,
     seen_price_minor: i64,
@@ -262,28 +263,44 @@ struct LineRow {
     image_alt: Option<String>,
 }
 
-/// Reads the cart and re-checks each line against the catalog: a changed price is taken
-/// and pointed out, a quantity beyond the stock is lowered, a line whose product is gone
-/// or off sale is removed, each with a notice. The fixes are saved, so each notice shows
-/// once. `format_money` turns minor units into what the shopper reads.
+/// The lines of every cart (`l`, with `l.cart_id` and `l.added_at`) as [`LineRow`]s, for a
+/// caller that reads a cart together with something else in one statement (add a `WHERE`
+/// on `l.cart_id`; order by `l.added_at, l.variant_id` as [`load`] does).
+pub const LINE_SELECT: &str = "SELECT l.cart_id, l.added_at, l.variant_id, l.quantity, \
+        l.unit_price_minor AS seen_price_minor, p.handle, p.title AS product_title, p.status, \
+        v.option1, v.option2, v.option3, v.sku, v.price_minor, v.compare_at_minor, \
+        v.track_inventory, v.inventory_quantity, p.image_key, p.image_alt \
+    FROM cart_lines l \
+    LEFT JOIN variants v ON v.id = l.variant_id \
+    LEFT JOIN products p ON p.id = v.product_id";
+
+static LOAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("{LINE_SELECT} WHERE l.cart_id = $1 ORDER BY l.added_at, l.variant_id")
+});
+
+/// Reads the cart and re-checks each line against the catalog (see [`check`]).
 pub async fn load(
     conn: &mut PgConnection,
     cart_id: Uuid,
     format_money: &(dyn Fn(i64) -> String + Sync),
 ) -> Result<Cart, StoreError> {
-    let rows: Vec<LineRow> = sqlx::query_as(
-        "SELECT l.variant_id, l.quantity, l.unit_price_minor AS seen_price_minor, p.handle, \
-                p.title AS product_title, p.status, v.option1, v.option2, v.option3, v.sku, \
-                v.price_minor, v.compare_at_minor, v.track_inventory, v.inventory_quantity, \
-                p.image_key, p.image_alt \
-         FROM cart_lines l \
-         LEFT JOIN variants v ON v.id = l.variant_id \
-         LEFT JOIN products p ON p.id = v.product_id \
-         WHERE l.cart_id = $1 ORDER BY l.added_at, l.variant_id",
-    )
-    .bind(cart_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<LineRow> = sqlx::query_as(LOAD.as_str())
+        .bind(cart_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    check(conn, cart_id, rows, format_money).await
+}
+
+/// Re-checks the lines of cart `cart_id`, read in [`load`]'s order, against the catalog: a
+/// changed price is taken and pointed out, a quantity beyond the stock is lowered, a line
+/// whose product is gone or off sale is removed, each with a notice. The fixes are saved,
+/// so each notice shows once. `format_money` turns minor units into what the shopper reads.
+pub async fn check(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    rows: Vec<LineRow>,
+    format_money: &(dyn Fn(i64) -> String + Sync),
+) -> Result<Cart, StoreError> {
     let mut cart = Cart::default();
     for r in rows {
         let title = r.product_title.clone().unwrap_or_default();

@@ -337,6 +337,15 @@ async fn another_stores_cart_and_products_stay_out_of_reach() {
     let cart = shopper.get("/cart").await;
     assert!(cart.body.contains("Alpha Mug"));
     assert!(!cart.body.contains("Bravo Mug"));
+
+    // The session cookie sent to Bravo's host by hand: the session's cart is Alpha's, and
+    // Bravo's cart page doesn't show it.
+    let mut replay = app.browser(&host("bravo"));
+    replay.cookie = shopper.cookie.clone();
+    let cart = replay.get("/cart").await;
+    assert_eq!(cart.status, 200);
+    assert!(!cart.body.contains("Alpha Mug"));
+    assert!(cart.body.contains("Your cart is empty."));
 }
 
 #[tokio::test]
