@@ -330,12 +330,10 @@ pub(super) fn choose<'a>(
 }
 
 fn variant_view(v: &Variant, currency: Currency) -> VariantView {
-    let stock_label = if !v.available() {
-        "Sold out".to_owned()
-    } else if v.track_inventory && v.inventory_quantity <= 5 {
-        format!("Only {} left", v.inventory_quantity)
-    } else {
-        "In stock".to_owned()
+    let stock_label = match v.stock_shown() {
+        _ if !v.available() => "Sold out".to_owned(),
+        Some(left) => format!("Only {left} left"),
+        None => "In stock".to_owned(),
     };
     VariantView {
         id: v.id,
@@ -350,12 +348,11 @@ fn variant_view(v: &Variant, currency: Currency) -> VariantView {
             .map(|c| display_money(c, currency)),
         available: v.available(),
         stock_label,
-        max_quantity: if v.track_inventory {
-            v.inventory_quantity
-                .clamp(0, tenant_store::cart::MAX_LINE_QUANTITY)
-        } else {
-            tenant_store::cart::MAX_LINE_QUANTITY
-        },
+        // Only the stock the page tells (a sale above it leaves cached pages alone); adding
+        // more than there is gets the cart's "only N left" message.
+        max_quantity: v
+            .stock_shown()
+            .unwrap_or(tenant_store::cart::MAX_LINE_QUANTITY),
     }
 }
 

@@ -213,7 +213,20 @@ impl Variant {
     pub fn available(&self) -> bool {
         !self.track_inventory || self.inventory_quantity > 0
     }
+
+    /// The stock a storefront page tells: `Some(n)` for "Sold out" (0) or "Only n left"
+    /// (up to [`STOCK_SHOWN_UP_TO`]), `None` for "In stock" (more, or not tracked).
+    pub fn stock_shown(&self) -> Option<i32> {
+        (self.track_inventory && self.inventory_quantity <= STOCK_SHOWN_UP_TO)
+            .then(|| self.inventory_quantity.max(0))
+    }
 }
+
+/// Storefront pages tell how many units are left up to this many ("Only 3 left"), and
+/// above it only "In stock". So a sale that leaves more than this on the shelf changes no
+/// page, and cached pages stay (tenant migration `0016` announces a stock change only when
+/// `least(greatest(quantity, 0), STOCK_SHOWN_UP_TO + 1)` changes).
+pub const STOCK_SHOWN_UP_TO: i32 = 5;
 
 /// A product image (files live in object storage under `storage_key`).
 #[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow)]

@@ -455,6 +455,7 @@ async fn record(
     details: serde_json::Value,
 ) -> Result<(), StoreError> {
     // The history row and the event in one statement.
+    let (topic, payload) = outbox_event(order_id, number, kind, &details);
     sqlx::query(
         "WITH history AS ( \
            INSERT INTO order_events (order_id, kind, details) VALUES ($1, $2, $3)) \
@@ -463,9 +464,22 @@ async fn record(
     .bind(order_id)
     .bind(kind)
     .bind(&details)
-    .bind(format!("order.{kind}"))
-    .bind(serde_json::json!({ "order_id": order_id, "number": number, "details": details }))
+    .bind(topic)
+    .bind(payload)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The outbox topic and payload of an order event (see [`record`]).
+fn outbox_event(
+    order_id: Uuid,
+    number: i64,
+    kind: &str,
+    details: &serde_json::Value,
+) -> (String, serde_json::Value) {
+    (
+        format!("order.{kind}"),
+        serde_json::json!({ "order_id": order_id, "number": number, "details": details }),
+    )
 }

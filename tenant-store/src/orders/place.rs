@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::Rng as _;
 use rand::distributions::Alphanumeric;
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
-use super::{Order, get_order, record, stock};
+use super::{Order, OrderLine, get_order, stock};
 use crate::cart::{MAX_LINE_QUANTITY, short_of_stock};
 use crate::customers::{Address, validate_address};
 use crate::discounts::{self, DiscountCode};
@@ -459,7 +459,8 @@ where
     Ok(Placed::New(order, done))
 }
 
-/// Writes the order (without its reservations: see [`reserve`]) and returns it.
+/// Writes the order, its lines and its `placed` event (without its reservations: see
+/// [`reserve`]), and empties the cart, in one statement; returns the order as written.
 async fn write(
     conn: &mut PgConnection,
     input: &PlaceOrder,
@@ -468,6 +469,33 @@ async fn write(
     p: &Prepared,
     ttl: Duration,
 ) -> Result<Order, StoreError> {
+    // The `placed` event as `record` writes it, its number taken from the insert.
+    const WRITE: &str = "WITH placed AS ( \
+               INSERT INTO orders (id, number, token, idempotency_key, email, customer_id, \
+                   currency, shipping_address, billing_address, shipping_rate_id, \
+                   shipping_method, discount_code, subtotal_minor, discount_minor, \
+                   shipping_minor, tax_minor, taxes_included, tax_lines, total_minor, \
+                   reserved_until) \
+               VALUES ($1, nextval('order_numbers'), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                   $12, $13, $14, $15, $16, $17, $18, $19) \
+               RETURNING number, placed_at, reserved_until), \
+             lines AS ( \
+               INSERT INTO order_lines (order_id, position, variant_id, product_id, \
+                   product_title, variant_title, sku, unit_price_minor, quantity, weight_grams, \
+                   subtotal_minor, discount_minor, total_minor, tax_minor) \
+               SELECT $1, * FROM unnest($20::integer[], $21::uuid[], $22::uuid[], $23::text[], \
+                   $24::text[], $25::text[], $26::bigint[], $27::integer[], $28::integer[], \
+                   $29::bigint[], $30::bigint[], $31::bigint[], $32::bigint[])), \
+             emptied AS (DELETE FROM cart_lines WHERE cart_id = $33), \
+             history AS ( \
+               INSERT INTO order_events (order_id, kind, details) \
+               VALUES ($1, 'placed', $34)), \
+             events AS ( \
+               INSERT INTO outbox (topic, payload) \
+               SELECT 'order.placed', jsonb_build_object('order_id', $1::uuid, \
+                   'number', number, 'details', $34::jsonb) \
+               FROM placed) \
+         SELECT number, placed_at, reserved_until FROM placed";
     if let Some(d) = &p.discount {
         discounts::redeem(conn, d.id).await?;
     }
@@ -479,37 +507,6 @@ async fn write(
     let id = Uuid::now_v7();
     let t = &p.totals;
     let reserved_until = Utc::now() + ttl;
-    let number: i64 = sqlx::query_scalar(
-        "INSERT INTO orders (id, number, token, idempotency_key, email, customer_id, currency, \
-             shipping_address, billing_address, shipping_rate_id, shipping_method, discount_code, \
-             subtotal_minor, discount_minor, shipping_minor, tax_minor, taxes_included, tax_lines, \
-             total_minor, reserved_until) \
-         VALUES ($1, nextval('order_numbers'), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19) \
-         RETURNING number",
-    )
-    .bind(id)
-    .bind(&token)
-    .bind(key)
-    .bind(email)
-    .bind(input.customer_id)
-    .bind(&p.currency)
-    .bind(Json(&p.shipping_address))
-    .bind(p.billing_address.as_ref().map(Json))
-    .bind(p.rate.as_ref().map(|r| r.id))
-    .bind(p.rate.as_ref().map(|r| r.name.as_str()).unwrap_or(""))
-    .bind(p.discount.as_ref().map(|d| d.code.as_str()))
-    .bind(t.subtotal_minor)
-    .bind(t.discount_minor)
-    .bind(t.shipping_minor)
-    .bind(t.tax_minor)
-    .bind(t.taxes_included)
-    .bind(Json(&t.tax_lines))
-    .bind(t.total_minor)
-    .bind(reserved_until)
-    .fetch_one(&mut *conn)
-    .await?;
-    // All lines in one statement.
     let mut lines = LineColumns::default();
     for (i, (l, lt)) in p.lines.iter().zip(&t.lines).enumerate() {
         lines.position.push(i as i32 + 1);
@@ -526,49 +523,102 @@ async fn write(
         lines.total_minor.push(lt.total_minor);
         lines.tax_minor.push(lt.tax_minor);
     }
-    sqlx::query(
-        "INSERT INTO order_lines (order_id, position, variant_id, product_id, product_title, \
-             variant_title, sku, unit_price_minor, quantity, weight_grams, subtotal_minor, \
-             discount_minor, total_minor, tax_minor) \
-         SELECT $1, * FROM unnest($2::integer[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], \
-             $7::text[], $8::bigint[], $9::integer[], $10::integer[], $11::bigint[], \
-             $12::bigint[], $13::bigint[], $14::bigint[])",
-    )
-    .bind(id)
-    .bind(&lines.position)
-    .bind(&lines.variant_id)
-    .bind(&lines.product_id)
-    .bind(&lines.product_title)
-    .bind(&lines.variant_title)
-    .bind(&lines.sku)
-    .bind(&lines.unit_price_minor)
-    .bind(&lines.quantity)
-    .bind(&lines.weight_grams)
-    .bind(&lines.subtotal_minor)
-    .bind(&lines.discount_minor)
-    .bind(&lines.total_minor)
-    .bind(&lines.tax_minor)
-    .execute(&mut *conn)
-    .await?;
-    if let Items::Cart(cart_id) = input.items {
-        sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1")
-            .bind(cart_id)
-            .execute(&mut *conn)
+    let details = serde_json::json!({
+        "total_minor": t.total_minor,
+        "currency": p.currency,
+        "reserved_until": reserved_until,
+    });
+    let cart = match input.items {
+        Items::Cart(cart_id) => Some(cart_id),
+        Items::Lines(_) => None,
+    };
+    let (number, placed_at, reserved_until): (i64, DateTime<Utc>, DateTime<Utc>) =
+        sqlx::query_as(WRITE)
+            .bind(id)
+            .bind(&token)
+            .bind(key)
+            .bind(email)
+            .bind(input.customer_id)
+            .bind(&p.currency)
+            .bind(Json(&p.shipping_address))
+            .bind(p.billing_address.as_ref().map(Json))
+            .bind(p.rate.as_ref().map(|r| r.id))
+            .bind(p.rate.as_ref().map(|r| r.name.as_str()).unwrap_or(""))
+            .bind(p.discount.as_ref().map(|d| d.code.as_str()))
+            .bind(t.subtotal_minor)
+            .bind(t.discount_minor)
+            .bind(t.shipping_minor)
+            .bind(t.tax_minor)
+            .bind(t.taxes_included)
+            .bind(Json(&t.tax_lines))
+            .bind(t.total_minor)
+            .bind(reserved_until)
+            .bind(&lines.position)
+            .bind(&lines.variant_id)
+            .bind(&lines.product_id)
+            .bind(&lines.product_title)
+            .bind(&lines.variant_title)
+            .bind(&lines.sku)
+            .bind(&lines.unit_price_minor)
+            .bind(&lines.quantity)
+            .bind(&lines.weight_grams)
+            .bind(&lines.subtotal_minor)
+            .bind(&lines.discount_minor)
+            .bind(&lines.total_minor)
+            .bind(&lines.tax_minor)
+            .bind(cart)
+            .bind(&details)
+            .fetch_one(&mut *conn)
             .await?;
-    }
-    record(
-        conn,
+    // The order as written: what reading it back would give.
+    Ok(Order {
         id,
         number,
-        "placed",
-        serde_json::json!({
-            "total_minor": t.total_minor,
-            "currency": p.currency,
-            "reserved_until": reserved_until,
-        }),
-    )
-    .await?;
-    get_order(conn, id).await
+        token,
+        email: email.to_owned(),
+        customer_id: input.customer_id,
+        currency: p.currency.clone(),
+        shipping_address: p.shipping_address.clone(),
+        billing_address: p.billing_address.clone(),
+        shipping_rate_id: p.rate.as_ref().map(|r| r.id),
+        shipping_method: p.rate.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
+        discount_code: p.discount.as_ref().map(|d| d.code.clone()),
+        subtotal_minor: t.subtotal_minor,
+        discount_minor: t.discount_minor,
+        shipping_minor: t.shipping_minor,
+        tax_minor: t.tax_minor,
+        taxes_included: t.taxes_included,
+        tax_lines: t.tax_lines.clone(),
+        total_minor: t.total_minor,
+        refunded_minor: 0,
+        status: "open".to_owned(),
+        financial_status: "pending".to_owned(),
+        fulfillment_status: "unfulfilled".to_owned(),
+        payment_ref: None,
+        cancel_reason: None,
+        gateway: None,
+        payment_flag: None,
+        placed_at,
+        reserved_until,
+        lines: (0..lines.position.len())
+            .map(|i| OrderLine {
+                position: lines.position[i],
+                variant_id: Some(lines.variant_id[i]),
+                product_id: Some(lines.product_id[i]),
+                product_title: std::mem::take(&mut lines.product_title[i]),
+                variant_title: std::mem::take(&mut lines.variant_title[i]),
+                sku: std::mem::take(&mut lines.sku[i]),
+                unit_price_minor: lines.unit_price_minor[i],
+                quantity: lines.quantity[i],
+                weight_grams: lines.weight_grams[i],
+                subtotal_minor: lines.subtotal_minor[i],
+                discount_minor: lines.discount_minor[i],
+                total_minor: lines.total_minor[i],
+                tax_minor: lines.tax_minor[i],
+                fulfilled_quantity: 0,
+            })
+            .collect(),
+    })
 }
 
 /// Takes the stock of the order's tracked lines, in variant id order (every checkout locks

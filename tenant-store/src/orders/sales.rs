@@ -41,30 +41,22 @@ pub(super) const LINE_UNITS: &str = "CASE WHEN (SELECT r.state FROM stock_reserv
 /// after, so the counters follow whatever the change did. Product rows are locked in id
 /// order, so two orders sharing products can't deadlock here.
 pub(super) async fn tally(conn: &mut PgConnection, id: Uuid, sign: i64) -> Result<(), StoreError> {
-    // What the order counts for per product, with those products' rows locked in id order.
-    // A product deleted since has no counter to keep.
-    let units: Vec<(Uuid, i64)> = sqlx::query_as(&format!(
-        "SELECT p.id, u.units FROM products p \
-         JOIN (SELECT l.product_id, sum({LINE_UNITS})::bigint AS units \
-               FROM orders o JOIN order_lines l ON l.order_id = o.id \
-               WHERE o.id = $1 AND {COUNTED_AS_SOLD} AND l.product_id IS NOT NULL \
-               GROUP BY l.product_id) u ON u.product_id = p.id \
-         WHERE u.units <> 0 ORDER BY p.id FOR NO KEY UPDATE OF p"
+    // What the order counts for per product, with those products' rows locked in id order
+    // (materialised: the locks are taken in the CTE's order, before the update), then the
+    // counters, in one statement. A product deleted since has no counter to keep.
+    sqlx::query(&format!(
+        "WITH units AS MATERIALIZED ( \
+           SELECT p.id, u.units FROM products p \
+           JOIN (SELECT l.product_id, sum({LINE_UNITS})::bigint AS units \
+                 FROM orders o JOIN order_lines l ON l.order_id = o.id \
+                 WHERE o.id = $1 AND {COUNTED_AS_SOLD} AND l.product_id IS NOT NULL \
+                 GROUP BY l.product_id) u ON u.product_id = p.id \
+           WHERE u.units <> 0 ORDER BY p.id FOR NO KEY UPDATE OF p) \
+         UPDATE products p SET units_sold = p.units_sold + $2 * units.units \
+         FROM units WHERE p.id = units.id"
     ))
     .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    if units.is_empty() {
-        return Ok(());
-    }
-    let (products, deltas): (Vec<Uuid>, Vec<i64>) =
-        units.into_iter().map(|(p, u)| (p, sign * u)).unzip();
-    sqlx::query(
-        "UPDATE products p SET units_sold = p.units_sold + d.delta \
-         FROM unnest($1::uuid[], $2::bigint[]) AS d (id, delta) WHERE p.id = d.id",
-    )
-    .bind(&products)
-    .bind(&deltas)
+    .bind(sign)
     .execute(&mut *conn)
     .await?;
     Ok(())

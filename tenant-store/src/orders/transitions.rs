@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{ORDER_COLUMNS, Order, OrderRow, found, get_order, record, sales, stock};
+use super::{ORDER_COLUMNS, Order, OrderRow, found, get_order, outbox_event, record, sales, stock};
 use crate::StoreError;
 
 struct Locked {
@@ -77,25 +77,26 @@ pub async fn mark_paid(
             ),
         ));
     }
-    // The reservations become committed and the order paid, in one statement.
+    // The reservations become committed, the order paid and the change recorded (as
+    // `record` writes it), in one statement.
+    let details = serde_json::json!({ "payment_ref": payment_ref, "amount_minor": amount_minor });
+    let (topic, payload) = outbox_event(id, o.number, "paid", &details);
     let paid: Option<OrderRow> = sqlx::query_as(&format!(
         "WITH committed AS ( \
            UPDATE stock_reservations SET state = 'committed', updated_at = now() \
-           WHERE order_id = $1 AND state = 'reserved') \
+           WHERE order_id = $1 AND state = 'reserved'), \
+         history AS ( \
+           INSERT INTO order_events (order_id, kind, details) VALUES ($1, 'paid', $3)), \
+         events AS (INSERT INTO outbox (topic, payload) VALUES ($4, $5)) \
          UPDATE orders SET financial_status = 'paid', payment_ref = $2, updated_at = now() \
          WHERE id = $1 RETURNING {ORDER_COLUMNS}"
     ))
     .bind(id)
     .bind(payment_ref)
+    .bind(&details)
+    .bind(topic)
+    .bind(payload)
     .fetch_optional(&mut *conn)
-    .await?;
-    record(
-        conn,
-        id,
-        o.number,
-        "paid",
-        serde_json::json!({ "payment_ref": payment_ref, "amount_minor": amount_minor }),
-    )
     .await?;
     // Last: it locks the products' rows, which every payment for them needs too.
     sales::tally(conn, id, 1).await?;

@@ -1,8 +1,12 @@
-//! Catalog fixtures the order, checkout and report tests share.
+//! Catalog and order fixtures the order, checkout, page cache and report tests share.
+
+use std::time::Duration;
 
 use platform::tenancy::Tenant;
 use storefront_tests::TestApp;
 use tenant_store::catalog::{self, ProductInput, Status, VariantInput};
+use tenant_store::customers::Address;
+use tenant_store::orders::{Items, LineRequest, PlaceOrder};
 use uuid::Uuid;
 
 /// A product on sale: its one variant and its handle.
@@ -52,4 +56,38 @@ pub async fn stock(app: &TestApp, t: &Tenant, variant_id: Uuid) -> i32 {
         .fetch_one(&mut *tx)
         .await
         .unwrap()
+}
+
+/// An order of `lines` (variant, quantity) by ada@example.com, shipped to California
+/// without a shipping rate, paid in USD, with idempotency key `key`.
+pub fn order(lines: &[(Uuid, i32)], key: &str) -> PlaceOrder {
+    PlaceOrder {
+        items: Items::Lines(
+            lines
+                .iter()
+                .map(|(variant_id, quantity)| LineRequest {
+                    variant_id: *variant_id,
+                    quantity: *quantity,
+                })
+                .collect(),
+        ),
+        email: "ada@example.com".into(),
+        customer_id: None,
+        shipping_address: Address {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            address1: "1 Analytical Way".into(),
+            city: "London".into(),
+            province: "CA".into(),
+            zip: "N1".into(),
+            country: "US".into(),
+            ..Address::default()
+        },
+        billing_address: None,
+        shipping_rate_id: None,
+        discount_code: None,
+        idempotency_key: key.into(),
+        currency: "USD".into(),
+        reservation_ttl: Duration::from_secs(900),
+    }
 }

@@ -2,7 +2,7 @@
 //! stock reservations under concurrency, discount limits, the state machine, the sweeper,
 //! per-store numbering and tenant isolation.
 
-use super::fixtures::{product, stock};
+use super::fixtures::{order, product, stock};
 use std::time::Duration;
 
 use platform::tenancy::Tenant;
@@ -27,29 +27,6 @@ fn address(country: &str, province: &str) -> Address {
         zip: "N1".into(),
         country: country.into(),
         ..Address::default()
-    }
-}
-
-fn order(lines: &[(Uuid, i32)], key: &str) -> PlaceOrder {
-    PlaceOrder {
-        items: Items::Lines(
-            lines
-                .iter()
-                .map(|(variant_id, quantity)| LineRequest {
-                    variant_id: *variant_id,
-                    quantity: *quantity,
-                })
-                .collect(),
-        ),
-        email: "ada@example.com".into(),
-        customer_id: None,
-        shipping_address: address("US", "CA"),
-        billing_address: None,
-        shipping_rate_id: None,
-        discount_code: None,
-        idempotency_key: key.into(),
-        currency: "USD".into(),
-        reservation_ttl: Duration::from_secs(900),
     }
 }
 

@@ -2,46 +2,12 @@
 //! refunds, what does not count, average order value, best sellers, conversion, the chart,
 //! the CSV download, bad parameters, permissions and tenant isolation.
 
-use super::fixtures::product;
-use std::time::Duration;
+use super::fixtures::{order, product};
 
 use platform::tenancy::Tenant;
 use storefront_tests::{Browser, TestApp};
-use tenant_store::customers::Address;
-use tenant_store::orders::{self, Items, LineRequest, PlaceOrder};
+use tenant_store::orders;
 use uuid::Uuid;
-
-fn order(lines: &[(Uuid, i32)], key: &str) -> PlaceOrder {
-    PlaceOrder {
-        items: Items::Lines(
-            lines
-                .iter()
-                .map(|(variant_id, quantity)| LineRequest {
-                    variant_id: *variant_id,
-                    quantity: *quantity,
-                })
-                .collect(),
-        ),
-        email: "ada@example.com".into(),
-        customer_id: None,
-        shipping_address: Address {
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-            address1: "1 Analytical Way".into(),
-            city: "London".into(),
-            province: "CA".into(),
-            zip: "N1".into(),
-            country: "US".into(),
-            ..Address::default()
-        },
-        billing_address: None,
-        shipping_rate_id: None,
-        discount_code: None,
-        idempotency_key: key.into(),
-        currency: "USD".into(),
-        reservation_ttl: Duration::from_secs(900),
-    }
-}
 
 /// What happens to an order after it is placed.
 #[derive(Clone, Copy)]
