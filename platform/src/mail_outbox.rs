@@ -65,7 +65,7 @@ pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<u
     .bind(BATCH)
     .fetch_all(&mut *tx)
     .await?;
-    let mut sent = 0;
+    let mut sent = Vec::with_capacity(rows.len());
     for (id, to, from, reply_to, subject, text, html, attempts) in rows {
         let mail = OutgoingMail {
             to,
@@ -76,13 +76,7 @@ pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<u
             html,
         };
         match mailer.send(&mail).await {
-            Ok(()) => {
-                sqlx::query("UPDATE platform.mail_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                sent += 1;
-            }
+            Ok(()) => sent.push(id),
             Err(e) => {
                 let attempts = attempts + 1;
                 let dead = !e.is_retryable() || attempts >= MAX_ATTEMPTS;
@@ -104,8 +98,18 @@ pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<u
             }
         }
     }
+    // Every message sent in this round marked at once (they stay locked until then).
+    if !sent.is_empty() {
+        sqlx::query(
+            "UPDATE platform.mail_outbox SET sent_at = now(), attempts = attempts + 1 \
+             WHERE id = ANY($1)",
+        )
+        .bind(&sent)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
-    Ok(sent)
+    Ok(sent.len())
 }
 
 /// Runs the delivery loop until aborted: woken by NOTIFY when mail is queued, and every few

@@ -97,6 +97,7 @@ pub async fn start_payment(
     mail::queue(
         app,
         conn,
+        &tenant.schema,
         base_url,
         &order,
         OrderMail::Confirmation,
@@ -139,6 +140,7 @@ pub async fn apply_status(
     mail::queue(
         app,
         &mut tx,
+        &tenant.schema,
         base_url,
         &paid_now,
         OrderMail::PaymentReceived,
@@ -179,6 +181,7 @@ pub async fn mark_paid(
     mail::queue(
         app,
         &mut tx,
+        &tenant.schema,
         base_url,
         &paid,
         OrderMail::PaymentReceived,
@@ -208,6 +211,7 @@ pub async fn refund(
     mail::queue(
         app,
         &mut tx,
+        &tenant.schema,
         base_url,
         &refunded,
         OrderMail::Refunded,
@@ -339,6 +343,7 @@ pub async fn cancel(
     mail::queue(
         app,
         &mut tx,
+        &tenant.schema,
         base_url,
         &cancelled,
         OrderMail::Cancelled,
@@ -428,6 +433,7 @@ pub async fn fulfil(
     mail::queue(
         app,
         &mut tx,
+        &tenant.schema,
         base_url,
         &order,
         OrderMail::Shipped,

@@ -87,6 +87,7 @@ pub async fn sweep_store(app: &AppState, tenant: &Tenant) -> anyhow::Result<u64>
         mail::queue(
             app,
             &mut tx,
+            &tenant.schema,
             &base,
             &order,
             OrderMail::Cancelled,

@@ -103,7 +103,16 @@ pub async fn receive(
     }
     // Under the order's lock: the shopper's return may be marking it paid right now.
     let order = orders::lock_order(&mut tx, order.id).await?;
-    let outcome = apply(&app, &mut tx, &base, &order, &event.kind, event.amount).await?;
+    let outcome = apply(
+        &app,
+        &mut tx,
+        &tenant.schema,
+        &base,
+        &order,
+        &event.kind,
+        event.amount,
+    )
+    .await?;
     sqlx::query("UPDATE webhook_inbox SET outcome = $3 WHERE gateway = $1 AND event_id = $2")
         .bind(&gateway_name)
         .bind(&event.event_id)
@@ -122,6 +131,7 @@ pub async fn receive(
 async fn apply(
     app: &AppState,
     conn: &mut sqlx::PgConnection,
+    schema: &tenant_store::TenantSchema,
     base: &str,
     order: &Order,
     kind: &GatewayEventKind,
@@ -169,6 +179,7 @@ async fn apply(
             mail::queue(
                 app,
                 conn,
+                schema,
                 base,
                 &paid,
                 OrderMail::PaymentReceived,
@@ -190,6 +201,7 @@ async fn apply(
             mail::queue(
                 app,
                 conn,
+                schema,
                 base,
                 &failed,
                 OrderMail::Cancelled,

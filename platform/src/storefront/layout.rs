@@ -134,6 +134,20 @@ impl Shop {
     }
 }
 
+/// The store's settings, from this node's cached store frame when it has one (as every
+/// page's frame is): for a transaction that needs only the settings (an order email).
+pub async fn store_settings(
+    app: &App,
+    conn: &mut sqlx::PgConnection,
+    schema: &str,
+) -> Result<StoreSettings, AppError> {
+    let frame = app
+        .pages
+        .frame(schema, async || shop::frame(conn, MENUS, None).await)
+        .await?;
+    Ok(frame.settings)
+}
+
 /// The cart named by the session, if any.
 pub async fn cart_id(session: &Session) -> Result<Option<Uuid>, AppError> {
     session
