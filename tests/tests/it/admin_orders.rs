@@ -2,7 +2,7 @@
 //! page, and the actions on it (mark paid, fulfil, refund, cancel, notes) with the emails
 //! they send, permissions and tenant isolation.
 
-use super::fixtures::{product, stock};
+use super::fixtures::{order, product, stock};
 use std::time::Duration;
 
 use platform::tenancy::Tenant;
@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use storefront_tests::smtp::{ReceivedMail, SmtpReceiver};
 use storefront_tests::{Browser, Page, TestApp};
 use tenant_store::customers::Address;
-use tenant_store::orders::{self, Items, LineRequest, Order, PlaceOrder};
+use tenant_store::orders::{self, Order, PlaceOrder};
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -30,34 +30,15 @@ async fn place(
     email: &str,
     (first, last): (&str, &str),
 ) -> Order {
+    let standard = order(lines, &Uuid::new_v4().to_string());
     let input = PlaceOrder {
-        items: Items::Lines(
-            lines
-                .iter()
-                .map(|(variant_id, quantity)| LineRequest {
-                    variant_id: *variant_id,
-                    quantity: *quantity,
-                })
-                .collect(),
-        ),
         email: email.into(),
-        customer_id: None,
         shipping_address: Address {
             first_name: first.into(),
             last_name: last.into(),
-            address1: "1 Analytical Way".into(),
-            city: "London".into(),
-            province: "CA".into(),
-            zip: "N1".into(),
-            country: "US".into(),
-            ..Address::default()
+            ..standard.shipping_address.clone()
         },
-        billing_address: None,
-        shipping_rate_id: None,
-        discount_code: None,
-        idempotency_key: Uuid::new_v4().to_string(),
-        currency: "USD".into(),
-        reservation_ttl: Duration::from_secs(900),
+        ..standard
     };
     let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
     let order = orders::place_order(&mut tx, &input).await.unwrap();
