@@ -301,12 +301,76 @@ pub async fn check(
     rows: Vec<LineRow>,
     format_money: &(dyn Fn(i64) -> String + Sync),
 ) -> Result<Cart, StoreError> {
+    review(rows, format_money).save(conn, cart_id).await
+}
+
+/// A stored line to bring in line with the catalog.
+enum Fix {
+    /// The product is gone, off sale or sold out.
+    Remove(Uuid),
+    /// The quantity was lowered to the stock, or the price changed.
+    Set {
+        variant_id: Uuid,
+        quantity: i32,
+        unit_price_minor: i64,
+    },
+}
+
+/// A cart checked against the catalog (see [`review`]), with the fixes its stored lines
+/// still need.
+pub struct Review {
+    cart: Cart,
+    fixes: Vec<Fix>,
+}
+
+impl Review {
+    /// Whether the stored lines need a fix ([`Review::save`] in a transaction that writes).
+    pub fn needs_saving(&self) -> bool {
+        !self.fixes.is_empty()
+    }
+
+    /// The cart as checked, its fixes not saved (for a review that needs none).
+    pub fn into_cart(self) -> Cart {
+        self.cart
+    }
+
+    /// Saves the fixes to cart `cart_id`'s lines, so each notice shows once, and answers
+    /// the cart.
+    pub async fn save(self, conn: &mut PgConnection, cart_id: Uuid) -> Result<Cart, StoreError> {
+        for fix in &self.fixes {
+            match *fix {
+                Fix::Remove(variant_id) => remove(conn, cart_id, variant_id).await?,
+                Fix::Set {
+                    variant_id,
+                    quantity,
+                    unit_price_minor,
+                } => {
+                    sqlx::query(
+                        "UPDATE cart_lines SET quantity = $3, unit_price_minor = $4 \
+                         WHERE cart_id = $1 AND variant_id = $2",
+                    )
+                    .bind(cart_id)
+                    .bind(variant_id)
+                    .bind(quantity)
+                    .bind(unit_price_minor)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+        }
+        Ok(self.cart)
+    }
+}
+
+/// Checks a cart's lines, read in [`load`]'s order, against the catalog without writing:
+/// what [`check`] does before it saves the fixes.
+pub fn review(rows: Vec<LineRow>, format_money: &(dyn Fn(i64) -> String + Sync)) -> Review {
     let mut cart = Cart::default();
+    let mut fixes = Vec::new();
     for r in rows {
         let title = r.product_title.clone().unwrap_or_default();
         let (Some(price), Some("active")) = (r.price_minor, r.status.as_deref()) else {
-            remove(conn, cart_id, r.variant_id).await?;
-            cart.changed = true;
+            fixes.push(Fix::Remove(r.variant_id));
             cart.notices.push(if title.is_empty() {
                 "An item in your cart is no longer available and was removed.".to_owned()
             } else {
@@ -319,8 +383,7 @@ pub async fn check(
         let mut quantity = r.quantity;
         if tracked && quantity > stock {
             if stock <= 0 {
-                remove(conn, cart_id, r.variant_id).await?;
-                cart.changed = true;
+                fixes.push(Fix::Remove(r.variant_id));
                 cart.notices
                     .push(format!("{title} sold out and was removed from your cart."));
                 continue;
@@ -338,17 +401,11 @@ pub async fn check(
             ));
         }
         if quantity != r.quantity || price != r.seen_price_minor {
-            sqlx::query(
-                "UPDATE cart_lines SET quantity = $3, unit_price_minor = $4 \
-                 WHERE cart_id = $1 AND variant_id = $2",
-            )
-            .bind(cart_id)
-            .bind(r.variant_id)
-            .bind(quantity)
-            .bind(price)
-            .execute(&mut *conn)
-            .await?;
-            cart.changed = true;
+            fixes.push(Fix::Set {
+                variant_id: r.variant_id,
+                quantity,
+                unit_price_minor: price,
+            });
         }
         let variant_title = [&r.option1, &r.option2, &r.option3]
             .into_iter()
@@ -378,5 +435,6 @@ pub async fn check(
             },
         });
     }
-    Ok(cart)
+    cart.changed = !fixes.is_empty();
+    Review { cart, fixes }
 }

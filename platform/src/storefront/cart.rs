@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
-use sqlx::{FromRow as _, PgConnection, Row as _};
+use sqlx::{FromRow as _, Row as _};
 use tenant_store::cart::{self, Cart};
 use tenant_store::{StoreError, shop};
 use tower_sessions::Session;
@@ -63,25 +63,35 @@ async fn render_cart(
     line_error: Option<(Uuid, String)>,
 ) -> Result<Response, AppError> {
     let base = request_base_url(app, headers);
-    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let read = session_and_lines(&mut tx, session).await?;
-    // The count in the header is what the cart shows, once checked (below).
-    let mut shop = Shop::for_cart(app, &mut tx, None, base).await?;
+    let read = session_and_lines(app, tenant, session).await?;
+    let mut shop = Shop::without_cart(app, &tenant.schema, base).await?;
     let currency = shop.currency()?;
     let money = |m: i64| display_money(m, currency);
     let cart = match (cart_id(session).await?, read) {
         (Some(id), Some((Some(named), rows))) if named == id => {
-            cart::check(&mut tx, id, rows, &money).await?
+            let review = cart::review(rows, &money);
+            if review.needs_saving() {
+                let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+                let cart = review.save(&mut tx, id).await?;
+                tx.commit().await?;
+                cart
+            } else {
+                review.into_cart()
+            }
         }
-        (Some(id), _) => cart::load(&mut tx, id, &money).await?,
+        (Some(id), _) => {
+            let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+            let cart = cart::load(&mut tx, id, &money).await?;
+            if cart.changed {
+                tx.commit().await?;
+            } else {
+                tx.end_read_only();
+            }
+            cart
+        }
         (None, _) => Cart::default(),
     };
-    if cart.changed {
-        tx.commit().await?;
-    } else {
-        tx.end_read_only();
-    }
-    // The count in the header follows any fix the check just made.
+    // The count in the header is what the cart shows, once checked.
     shop.cart_count = cart.item_count;
     let view = CartView {
         shop,
@@ -121,13 +131,17 @@ async fn render_cart(
 }
 
 /// The session's row, when it is still to be read (a change of the cart reads it first),
-/// and the lines of the cart it names, in one statement on the page's transaction: the
-/// page costs one round trip less than reading them one after the other. Answers the
-/// cart the row names and its lines, unchecked (see [`cart::check`]).
+/// and the lines of the cart it names, in one statement sent with its tenant transaction
+/// as one message ([`tenant_store::read_at_once`]): the page's reading costs one round
+/// trip. Answers the cart the row names and its lines, unchecked (see [`cart::review`]).
 async fn session_and_lines(
-    conn: &mut PgConnection,
+    app: &AppState,
+    tenant: &CurrentTenant,
     session: &Session,
 ) -> Result<Option<(Option<Uuid>, Vec<cart::LineRow>)>, AppError> {
+    let Some(id) = sessions::unread(session) else {
+        return Ok(None);
+    };
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT s.data, s.expires_at, (s.data ->> $2)::uuid AS named_cart, l.* \
@@ -138,14 +152,13 @@ async fn session_and_lines(
             cart::LINE_SELECT
         )
     });
-    let Some(id) = sessions::unread(session) else {
-        return Ok(None);
+    let read = tenant_store::ReadStatement {
+        name: "cart_page",
+        sql: &SQL,
     };
-    let rows = sqlx::query(SQL.as_str())
-        .bind(id.to_string())
-        .bind(CART_KEY)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        tenant_store::read_at_once(&app.db, &tenant.schema, read, &[&id.to_string(), CART_KEY])
+            .await?;
     let Some(first) = rows.first() else {
         sessions::hand_over_row(session, id, None)
             .await

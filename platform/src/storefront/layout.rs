@@ -8,7 +8,7 @@ use billing::{Currency, Money};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use tenant_store::settings::StoreSettings;
-use tenant_store::{TenantTx, shop};
+use tenant_store::{TenantSchema, TenantTx, shop};
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -99,12 +99,36 @@ impl Shop {
         if let (false, Some(cart)) = (counted, cart) {
             frame.cart_count = tenant_store::cart::item_count(tx, cart).await?;
         }
+        Ok(Self::from_frame(frame, base_url))
+    }
+
+    /// The frame with a cart count of 0, for a page that reads without a tenant
+    /// transaction of its own (see [`tenant_store::read_at_once`]): from the page cache, or
+    /// loaded in a tenant transaction of its own.
+    pub async fn without_cart(
+        app: &App,
+        schema: &TenantSchema,
+        base_url: String,
+    ) -> Result<Self, AppError> {
+        let frame = app
+            .pages
+            .frame(schema.as_str(), async || {
+                let mut tx = tenant_store::begin(&app.db, schema).await?;
+                let frame = shop::frame(&mut tx, MENUS, None).await;
+                tx.end_read_only();
+                frame
+            })
+            .await?;
+        Ok(Self::from_frame(frame, base_url))
+    }
+
+    fn from_frame(frame: shop::Frame, base_url: String) -> Self {
         let settings = frame.settings;
         let cart_count = frame.cart_count;
         let mut menus = frame.menus.into_iter();
         let main_menu = menus.next().unwrap_or_default();
         let footer_menu = menus.next().unwrap_or_default();
-        Ok(Self {
+        Self {
             store: StoreView {
                 logo_url: settings.logo_key.as_deref().map(|k| image_url(k, 480)),
                 home_title: if settings.seo_title.is_empty() {
@@ -120,7 +144,7 @@ impl Shop {
             base_url,
             stylesheet: assets::url("theme.css"),
             script: assets::url("theme.js"),
-        })
+        }
     }
 
     /// The store's currency.

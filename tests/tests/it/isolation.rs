@@ -194,6 +194,80 @@ async fn d_a_tenant_one_migration_behind_still_serves_while_the_rest_are_migrate
 }
 
 #[tokio::test]
+async fn e_a_read_sent_with_its_tenant_transaction_sees_only_its_tenant_writes_nothing_and_leaves_no_tenant()
+ {
+    use sqlx::Row as _;
+    use tenant_store::{ReadStatement, read_at_once};
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    let bravo = app.create_tenant("bravo", "Bravo Supplies").await;
+    add_outbox_rows(&app, &alpha, 1).await;
+    add_outbox_rows(&app, &bravo, 3).await;
+    let pool = app.db.pool(1).await;
+
+    // One statement, prepared on the one connection the first time, run for both tenants
+    // in turn: enough runs for PostgreSQL to switch to a generic plan.
+    let events = ReadStatement {
+        name: "test_store_events",
+        sql: "SELECT s.name, (SELECT count(*) FROM outbox WHERE topic = $1) AS events \
+              FROM settings s",
+    };
+    for _ in 0..8 {
+        for (tenant, rows) in [(&alpha, 1_i64), (&bravo, 3)] {
+            let read = read_at_once(&pool, &tenant.schema, events, &["test.event"])
+                .await
+                .unwrap();
+            assert_eq!(read.len(), 1);
+            assert_eq!(read[0].get::<String, _>("name"), tenant.name);
+            assert_eq!(read[0].get::<i64, _>("events"), rows);
+        }
+    }
+    assert_no_tenant_context(&pool).await;
+
+    // Arguments travel as literals: quotes and backslashes arrive as written.
+    let echo = ReadStatement {
+        name: "test_echo",
+        sql: "SELECT $1 AS v",
+    };
+    let tricky = r"O'Brien's \ 'shop'); SELECT 1 --";
+    let read = read_at_once(&pool, &alpha.schema, echo, &[tricky])
+        .await
+        .unwrap();
+    assert_eq!(read[0].get::<String, _>("v"), tricky);
+
+    // A failing statement: an error, and the connection goes back with no tenant.
+    let fails = ReadStatement {
+        name: "test_fails",
+        sql: "SELECT 1 / (count(*) - count(*)) FROM outbox WHERE topic <> $1",
+    };
+    for _ in 0..2 {
+        let err = read_at_once(&pool, &alpha.schema, fails, &["x"])
+            .await
+            .unwrap_err();
+        assert!(format!("{err:?}").contains("division by zero"), "{err:?}");
+        assert_no_tenant_context(&pool).await;
+    }
+
+    // A write is refused (a read-only transaction) and changes nothing.
+    let writes = ReadStatement {
+        name: "test_writes",
+        sql: "INSERT INTO outbox (topic, payload) VALUES ($1, '{}') RETURNING id",
+    };
+    let err = read_at_once(&pool, &alpha.schema, writes, &["test.event"])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:?}").contains("read-only transaction"),
+        "{err:?}"
+    );
+    assert_no_tenant_context(&pool).await;
+    let read = read_at_once(&pool, &alpha.schema, events, &["test.event"])
+        .await
+        .unwrap();
+    assert_eq!(read[0].get::<i64, _>("events"), 1);
+}
+
+#[tokio::test]
 async fn each_store_shows_its_own_name_and_never_another_tenants() {
     let app = TestApp::spawn().await;
     app.create_tenant("alpha", "Alpha Goods").await;
