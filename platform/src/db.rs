@@ -104,7 +104,7 @@ pub fn app_connect_options(options: PgConnectOptions) -> PgConnectOptions {
 /// advisory lock so that processes starting together do not race.
 pub async fn migrate_platform(pool: &PgPool) -> anyhow::Result<i64> {
     let migrations = platform_migrations();
-    let mut tx = pool.begin().await?;
+    let mut tx = tenant_store::begin_platform(pool).await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(PLATFORM_MIGRATION_LOCK)
         .execute(&mut *tx)

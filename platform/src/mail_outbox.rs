@@ -54,7 +54,7 @@ type Row = (
 
 /// Sends what is due; returns how many messages were sent.
 pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<usize> {
-    let mut tx = pool.begin().await?;
+    let mut tx = tenant_store::begin_platform(pool).await?;
     // SKIP LOCKED: several workers (app nodes) share the queue without sending twice.
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, to_address, from_address, reply_to, subject, text_body, html_body, attempts \

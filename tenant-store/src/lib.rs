@@ -33,7 +33,7 @@ mod tx;
 pub use error::StoreError;
 pub use provision::create_store;
 pub use schema::TenantSchema;
-pub use tx::{ReadStatement, TenantTx, begin, literal, read_at_once};
+pub use tx::{ReadStatement, TenantTx, begin, begin_platform, literal, read_at_once};
 
 /// The schema every connection starts in: empty, so forgetting the tenant fails closed.
 pub const NO_TENANT_SCHEMA: &str = "no_tenant";

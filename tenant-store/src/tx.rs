@@ -3,8 +3,10 @@
 use std::ops::{Deref, DerefMut};
 
 use sqlx::Executor as _;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::postgres::PgTransactionManager;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction, TransactionManager as _};
 
 use crate::{StoreError, TenantSchema};
 
@@ -14,7 +16,9 @@ use crate::{StoreError, TenantSchema};
 /// setting ends with the transaction (commit, rollback or drop) and a pooled connection never
 /// carries one tenant's context into the next caller's work.
 pub struct TenantTx {
-    tx: Transaction<'static, Postgres>,
+    conn: PoolConnection<Postgres>,
+    /// Until committed or rolled back: dropped open, it is rolled back.
+    open: bool,
     schema: TenantSchema,
 }
 
@@ -24,12 +28,53 @@ pub struct TenantTx {
 /// to the server instead of two, on every request that reads a store. The schema name is
 /// interpolated, which is safe only because a [`TenantSchema`] is always a generated
 /// `t_[a-z0-9]` name (checked again when read back from the registry).
+///
+/// Safe to drop midway (a shopper closes the page, a timeout fires). sqlx counts a
+/// transaction as open only once the server has answered its `BEGIN`: dropped between the
+/// two, it queues no `ROLLBACK`, and the connection would go back to the pool inside a
+/// transaction nothing ends; the next caller's work would run in it, and its first error
+/// would leave the connection failing every statement until recycled (sqlx 0.8.6;
+/// transact-rs/sqlx#4393). Here the connection is held until the answer has come, and a
+/// connection whose `BEGIN` was dropped unanswered, or failed, is closed instead.
 pub async fn begin(pool: &PgPool, schema: &TenantSchema) -> Result<TenantTx, StoreError> {
-    let tx = pool.begin_with(begin_statement(schema)).await?;
+    let mut pending = Unanswered(Some(pool.acquire().await?));
+    let conn = pending.0.as_mut().expect("held until answered");
+    PgTransactionManager::begin(conn, Some(begin_statement(schema).into())).await?;
     Ok(TenantTx {
-        tx,
+        conn: pending.0.take().expect("held until answered"),
+        open: true,
         schema: schema.clone(),
     })
+}
+
+/// A pooled connection whose `BEGIN` has not been answered yet: closed if dropped so.
+struct Unanswered(Option<PoolConnection<Postgres>>);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(conn) = &mut self.0 {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// Begins a transaction on `pool` outside any tenant (platform tables, provisioning,
+/// migrations): `pool.begin()`, safe to drop midway as [`begin`] is. The `BEGIN` runs in a
+/// task of its own, which always gets the server's answer; a transaction nobody is left to
+/// take is dropped there, which rolls it back. (A task costs a few microseconds more than
+/// [`begin`]'s way, which is kept for the storefront's pages.)
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the one place sqlx's pool begin is called"
+)]
+pub async fn begin_platform(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    match tokio::spawn(async move { pool.begin().await }).await {
+        Ok(begun) => begun,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down.
+        Err(_) => Err(sqlx::Error::PoolClosed),
+    }
 }
 
 /// A statement that only reads, for [`read_at_once`]: prepared on each connection the first
@@ -79,20 +124,34 @@ pub async fn read_at_once(
     let mut conn = pool.acquire().await?;
     // Through `Executor`, whose future is boxed as `Send`: `RawSql::fetch_all`'s bounds
     // keep a caller's future from being proven `Send`.
-    match conn
+    let done = match conn
         .fetch_all(sqlx::raw_sql(&format!("{scope} {execute}")))
         .await
     {
-        Err(e) if is_unknown_prepared_statement(&e) => {}
-        done => return Ok(done?),
+        Err(e) if is_unknown_prepared_statement(&e) => {
+            // Not prepared on this connection yet (a prepared statement outlives the
+            // transaction that made it, whatever its outcome).
+            let types = vec!["text"; args.len()].join(", ");
+            let prepare = format!("PREPARE {}({types}) AS {};", read.name, read.sql);
+            conn.fetch_all(sqlx::raw_sql(&format!("{scope} {prepare} {execute}")))
+                .await
+        }
+        done => done,
+    };
+    if done.as_ref().is_err_and(is_inside_a_transaction_block) {
+        // The connection came inside a transaction block it should not be in (this
+        // message is meant to run as a transaction of its own): it must not serve again.
+        conn.close_on_drop();
     }
-    // Not prepared on this connection yet (a prepared statement outlives the transaction
-    // that made it, whatever its outcome).
-    let types = vec!["text"; args.len()].join(", ");
-    let prepare = format!("PREPARE {}({types}) AS {};", read.name, read.sql);
-    Ok(conn
-        .fetch_all(sqlx::raw_sql(&format!("{scope} {prepare} {execute}")))
-        .await?)
+    Ok(done?)
+}
+
+/// `current transaction is aborted` (the connection sits in a failed transaction block) or
+/// `there is already a transaction in progress`.
+fn is_inside_a_transaction_block(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "25P02" || c == "25001")
 }
 
 /// `prepared statement "..." does not exist`.
@@ -174,8 +233,10 @@ impl TenantTx {
     }
 
     /// Commits the transaction.
-    pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        PgTransactionManager::commit(&mut self.conn).await?;
+        self.open = false;
+        Ok(())
     }
 
     /// Ends a transaction that only read. It is rolled back (for a transaction that wrote
@@ -184,24 +245,36 @@ impl TenantTx {
     /// connection comes back, so a page that only reads pays no round trip to end its
     /// transaction.
     pub fn end_read_only(self) {
-        drop(self.tx);
+        drop(self);
     }
 
     /// Rolls the transaction back (dropping it does the same).
-    pub async fn rollback(self) -> Result<(), StoreError> {
-        Ok(self.tx.rollback().await?)
+    pub async fn rollback(mut self) -> Result<(), StoreError> {
+        PgTransactionManager::rollback(&mut self.conn).await?;
+        self.open = false;
+        Ok(())
     }
 }
 
 impl Deref for TenantTx {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
-        &self.tx
+        &self.conn
     }
 }
 
 impl DerefMut for TenantTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        &mut self.conn
+    }
+}
+
+impl Drop for TenantTx {
+    /// Queues the `ROLLBACK` of a transaction left open; it goes out with the check the
+    /// pool makes when the connection comes back (as sqlx's `Transaction` does).
+    fn drop(&mut self) {
+        if self.open {
+            PgTransactionManager::start_rollback(&mut self.conn);
+        }
     }
 }

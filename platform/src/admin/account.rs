@@ -50,7 +50,7 @@ pub async fn resend_verification(
     headers: HeaderMap,
 ) -> Result<Redirect, AppError> {
     rate_limit::hit(&app.db, rate_limit::MAIL_PER_ACCOUNT, &merchant.email).await?;
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     queue_verification_email(
         &app,
         &mut tx,
@@ -75,7 +75,7 @@ pub async fn verify_email(
     State(app): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Html<String>, AppError> {
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     let Some(user_id) = tokens::redeem(&mut tx, Purpose::VerifyEmail, &token, None).await? else {
         return Err(AppError::BadRequest(
             "This verification link has expired or was already used. Sign in to your store's admin to get a new one."

@@ -153,7 +153,7 @@ pub async fn add_domain(
         Ok(domain) => domain,
         Err(message) => return refuse(message).await,
     };
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     match domains::add(&mut tx, tenant.id, &domain).await {
         Ok(_) => {}
         Err(e @ (DomainError::Taken | DomainError::AlreadyYours)) => {
@@ -215,7 +215,7 @@ pub async fn check_domain(
         &app.settings.cname_target(),
     )
     .await?;
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     domains::record_check(&mut tx, tenant.id, &key, &verdict).await?;
     tx.commit().await?;
     forget_cached(&app, [key]).await;
@@ -239,7 +239,7 @@ pub async fn make_primary(
 ) -> Result<Redirect, AppError> {
     merchant.require("settings")?;
     let key = registry_key(&app, &form.hostname)?;
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     let changed = domains::make_primary(&mut tx, tenant.id, &key).await?;
     tx.commit().await?;
     forget_cached(&app, changed).await;
@@ -256,7 +256,7 @@ pub async fn remove_domain(
 ) -> Result<Redirect, AppError> {
     merchant.require("settings")?;
     let key = registry_key(&app, &form.hostname)?;
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     let changed = domains::remove(&mut tx, tenant.id, &key).await?;
     tx.commit().await?;
     forget_cached(&app, changed).await;

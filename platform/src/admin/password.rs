@@ -99,7 +99,7 @@ pub async fn send_reset_link(
     .fetch_optional(&app.db)
     .await?;
     if let Some(user_id) = member {
-        let mut tx = app.db.begin().await?;
+        let mut tx = tenant_store::begin_platform(&app.db).await?;
         let token = tokens::issue(
             &mut tx,
             Purpose::PasswordReset,
@@ -179,7 +179,7 @@ pub async fn reset_password(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let hash = accounts::hash_password_blocking(&form.password).await?;
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     let Some(user_id) =
         tokens::redeem(&mut tx, Purpose::PasswordReset, &token, Some(tenant.id)).await?
     else {

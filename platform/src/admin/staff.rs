@@ -181,7 +181,7 @@ pub async fn create_invitation(
         form.permissions()
     };
     let token = tokens::random_token();
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     sqlx::query(
         "UPDATE platform.invitations SET revoked_at = now() \
          WHERE tenant_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
@@ -389,7 +389,7 @@ pub async fn accept_invitation(
         }
     };
 
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     // Locked and checked again: two clicks on the same link create one membership.
     let (invitation_id, email, role, permissions) =
         open_invitation(&mut tx, tenant.id, &token, true).await?;

@@ -31,7 +31,7 @@ pub async fn create_operator(
     email: &crate::accounts::Email,
     password_hash: &str,
 ) -> anyhow::Result<bool> {
-    let mut tx = pool.begin().await?;
+    let mut tx = tenant_store::begin_platform(pool).await?;
     let created: Option<(uuid::Uuid,)> = sqlx::query_as(
         "INSERT INTO platform.users (id, email, password_hash) VALUES ($1, $2, $3) \
          ON CONFLICT (email) DO NOTHING RETURNING id",

@@ -132,7 +132,7 @@ pub async fn update_status(
     if !matches!(form.status.as_str(), "active" | "suspended") {
         return Err(AppError::invalid("status", "must be active or suspended"));
     }
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     let tenant = tenancy::set_status(&mut tx, id, &form.status)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -158,7 +158,7 @@ pub async fn update_plan(
     Path(id): Path<Uuid>,
     Form(form): Form<PlanForm>,
 ) -> Result<Redirect, AppError> {
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     let known: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM platform.plans WHERE code = $1)")
             .bind(&form.plan_code)

@@ -117,7 +117,7 @@ pub async fn create_store(
         Err(ProvisionError::Invalid(_)) => return unreachable_invalid(),
         Err(ProvisionError::Internal(e)) => return Err(AppError::Internal(e)),
     };
-    let mut tx = app.db.begin().await?;
+    let mut tx = tenant_store::begin_platform(&app.db).await?;
     let token = tokens::issue(
         &mut tx,
         Purpose::Login,

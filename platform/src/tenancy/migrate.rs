@@ -93,7 +93,7 @@ pub async fn migrate_tenant(
     id: Uuid,
     migrations: &Migrations,
 ) -> anyhow::Result<i64> {
-    let mut tx = pool.begin().await?;
+    let mut tx = tenant_store::begin_platform(pool).await?;
     sqlx::query("SELECT set_config('lock_timeout', $1, true)")
         .bind(LOCK_TIMEOUT)
         .execute(&mut *tx)

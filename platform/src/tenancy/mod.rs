@@ -133,7 +133,7 @@ pub async fn find_by_hostname(pool: &PgPool, key: &str) -> anyhow::Result<Option
 /// Deletes a tenant: its schema with all its data, its hostnames and memberships, in one
 /// transaction. Returns false when there is no such tenant.
 pub async fn delete(pool: &PgPool, subdomain: &str) -> anyhow::Result<bool> {
-    let mut tx = pool.begin().await?;
+    let mut tx = tenant_store::begin_platform(pool).await?;
     let row: Option<TenantRow> = sqlx::query_as(&format!(
         "SELECT {TENANT_COLUMNS} FROM platform.tenants t WHERE t.subdomain = $1 FOR UPDATE"
     ))

@@ -114,7 +114,7 @@ pub async fn provision_with(
 ) -> Result<Provisioned, ProvisionError> {
     let id = Uuid::now_v7();
     let schema = TenantSchema::generate();
-    let mut tx = pool.begin().await?;
+    let mut tx = tenant_store::begin_platform(pool).await?;
 
     let inserted: Result<(chrono::DateTime<chrono::Utc>,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO platform.tenants (id, subdomain, schema_name, name) VALUES ($1, $2, $3, $4) \

@@ -402,7 +402,7 @@ async fn undeliverable_mail_is_retried_later_and_then_sent() {
         text: "Hi".into(),
         html: None,
     };
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = tenant_store::begin_platform(&pool).await.unwrap();
     platform::mail_outbox::enqueue(&mut tx, &mail)
         .await
         .unwrap();

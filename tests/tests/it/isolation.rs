@@ -123,7 +123,7 @@ async fn c_a_query_outside_any_tenant_transaction_cannot_read_tenant_tables() {
     for sql in ["SELECT name FROM settings", "SELECT count(*) FROM outbox"] {
         let err = sqlx::query(sql).fetch_one(&app.pool).await.unwrap_err();
         assert!(is_undefined_table(&err), "{sql}: {err}");
-        let mut tx = app.pool.begin().await.unwrap();
+        let mut tx = tenant_store::begin_platform(&app.pool).await.unwrap();
         let err = sqlx::query(sql).fetch_one(&mut *tx).await.unwrap_err();
         assert!(
             is_undefined_table(&err),
@@ -278,4 +278,80 @@ async fn each_store_shows_its_own_name_and_never_another_tenants() {
         assert!(a.contains("Alpha Goods") && !a.contains("Bravo Supplies"));
         assert!(b.contains("Bravo Supplies") && !b.contains("Alpha Goods"));
     }
+}
+
+/// Whether the connection's next statement runs inside a transaction block begun earlier
+/// (within a block, `now()` is when the block began, here at least 50 ms ago; alone, when
+/// the statement did).
+async fn inside_an_earlier_transaction(conn: &mut sqlx::PgConnection) -> bool {
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    sqlx::query_scalar("SELECT clock_timestamp() - now() > interval '40 milliseconds'")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_transaction_whose_caller_goes_away_before_the_server_answers_begin_is_ended_not_handed_on()
+ {
+    use futures::FutureExt as _;
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    let pool = app.db.pool(1).await;
+    let mut unanswered = 0;
+    for _ in 0..10 {
+        // Polled once, then dropped: `BEGIN` is on its way and nobody waits for the answer
+        // (a shopper closing the page mid-request). The rare one answered within the poll
+        // is dropped as an open transaction.
+        if tenant_store::begin(&pool, &alpha.schema)
+            .now_or_never()
+            .is_none()
+        {
+            unanswered += 1;
+        }
+        if tenant_store::begin_platform(&pool).now_or_never().is_none() {
+            unanswered += 1;
+        }
+    }
+    assert!(
+        unanswered >= 10,
+        "only {unanswered} of 20 dropped unanswered"
+    );
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(!inside_an_earlier_transaction(&mut conn).await);
+    drop(conn);
+    // And the one connection goes on serving.
+    let mut tx = tenant_store::begin(&pool, &alpha.schema).await.unwrap();
+    assert_eq!(settings::load(&mut tx).await.unwrap().name, alpha.name);
+    tx.commit().await.unwrap();
+    assert_no_tenant_context(&pool).await;
+}
+
+#[tokio::test]
+async fn a_read_that_finds_its_connection_inside_a_transaction_block_fails_once_and_the_connection_serves_no_more()
+ {
+    use sqlx::Executor as _;
+    use tenant_store::{ReadStatement, read_at_once};
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    let pool = app.db.pool(1).await;
+    // A block sqlx does not know of, left open on the pooled connection.
+    let mut conn = pool.acquire().await.unwrap();
+    conn.execute(sqlx::raw_sql("BEGIN")).await.unwrap();
+    drop(conn);
+    let name = ReadStatement {
+        name: "test_store_name",
+        sql: "SELECT name FROM settings WHERE $1 = $1",
+    };
+    let err = read_at_once(&pool, &alpha.schema, name, &["x"])
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("25P02"), "{err:?}");
+    // The next read gets a new connection, outside any block.
+    let rows = read_at_once(&pool, &alpha.schema, name, &["x"])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(!inside_an_earlier_transaction(&mut conn).await);
 }
