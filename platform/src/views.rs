@@ -1,9 +1,9 @@
 //! The Tera templates, embedded in the binary (read from disk in debug builds).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::{BuildHasher as _, Hash as _, Hasher};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use rust_embed::RustEmbed;
 use serde::Serialize;
@@ -111,14 +111,10 @@ impl Views {
     /// The frame for `shop`: kept, or rendered now and kept.
     fn frame(&self, framing: &Framing, shop: &Map<String, Value>) -> Option<Arc<Frame>> {
         let key = framing.key(shop);
+        if let Some(frame) = framing.frames.get(&key)
+            && same_shop(&frame.shop, shop)
         {
-            let frames = framing.frames.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(frame) = frames.get(&key)
-                && frame.made.elapsed() < FRAME_TTL
-                && same_shop(&frame.shop, shop)
-            {
-                return Some(Arc::clone(frame));
-            }
+            return Some(frame);
         }
         let mut frame_shop = shop.clone();
         frame_shop.insert("cart_count".into(), Value::from(framing.count_marker));
@@ -126,14 +122,7 @@ impl Views {
         context.insert("shop", &frame_shop);
         let text = self.tera.render(FRAME_TEMPLATE, &context).ok()?;
         let frame = Arc::new(framing.cut(&text, frame_shop)?);
-        let mut frames = framing.frames.lock().unwrap_or_else(|p| p.into_inner());
-        if frames.len() >= MAX_FRAMES {
-            frames.retain(|_, f| f.made.elapsed() < FRAME_TTL);
-            if frames.len() >= MAX_FRAMES {
-                frames.clear();
-            }
-        }
-        frames.insert(key, Arc::clone(&frame));
+        framing.frames.insert(key, Arc::clone(&frame));
         Some(frame)
     }
 }
@@ -142,8 +131,8 @@ impl Views {
 const FRAMED_PREFIX: &str = "__framed/";
 /// The frame alone: `store/base.html` with a marker in each block.
 const FRAME_TEMPLATE: &str = "__framed/frame.html";
-/// Frames kept at most (about 10 KB each); the oldest go first, else all at once.
-const MAX_FRAMES: usize = 2048;
+/// Frames kept at most (about 10 KB each); the least used go first.
+const MAX_FRAMES: u64 = 2048;
 /// A kept frame is rendered again after this long (it shows the year, from `now()`).
 const FRAME_TTL: Duration = Duration::from_secs(600);
 
@@ -168,7 +157,7 @@ struct Framing {
     blocks: usize,
     /// The pages that have a twin.
     pages: HashSet<String>,
-    frames: Mutex<HashMap<u64, Arc<Frame>>>,
+    frames: moka::sync::Cache<u64, Arc<Frame>>,
     hasher: std::hash::RandomState,
 }
 
@@ -178,7 +167,6 @@ struct Frame {
     shop: Map<String, Value>,
     pieces: Vec<Piece>,
     text_len: usize,
-    made: Instant,
 }
 
 enum Piece {
@@ -231,7 +219,10 @@ impl Framing {
             count_marker,
             blocks: blocks.len(),
             pages,
-            frames: Mutex::new(HashMap::new()),
+            frames: moka::sync::Cache::builder()
+                .max_capacity(MAX_FRAMES)
+                .time_to_live(FRAME_TTL)
+                .build(),
             hasher: std::hash::RandomState::new(),
         };
         Some((framing, derived))
@@ -290,7 +281,6 @@ impl Framing {
             shop,
             pieces,
             text_len,
-            made: Instant::now(),
         })
     }
 }
@@ -514,10 +504,9 @@ mod tests {
         assert!(renamed.contains("Second name") && !renamed.contains("First name"));
         let other_cart = render("Second name", 7);
         assert!(other_cart.contains(">7</span>") && !other_cart.contains(">1</span>"));
-        assert_eq!(
-            views.framing.as_ref().unwrap().frames.lock().unwrap().len(),
-            2
-        );
+        let frames = &views.framing.as_ref().unwrap().frames;
+        frames.run_pending_tasks();
+        assert_eq!(frames.entry_count(), 2);
     }
 
     #[test]
