@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use secrecy::SecretString;
 use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
 
 use crate::config::{Environment, Settings};
 use crate::mail::{self, Mailer};
@@ -21,6 +22,9 @@ pub struct App {
     pub settings: Settings,
     /// Connections to the platform database (and, for now, every tenant schema).
     pub db: PgPool,
+    /// Connections of their own for reads sent as one message with their tenant scope
+    /// (`tenant_store::read_at_once`): they go back without the pool's release check.
+    pub reads: tenant_store::ReadLane,
     /// Host header to tenant, cached and kept fresh by LISTEN/NOTIFY.
     pub hosts: Arc<HostResolver>,
     /// The Tera templates.
@@ -92,6 +96,12 @@ impl App {
             ),
         ];
         let views = Views::load()?;
+        let reads = tenant_store::ReadLane::new(
+            PgConnectOptions::clone(&db.connect_options()),
+            tenant_store::LaneLimits::new(crate::db::read_lane_share(
+                settings.database_max_connections,
+            )),
+        );
         let sweep_every = std::time::Duration::from_secs(settings.reservation_sweep_secs);
         Ok(AppState(Arc::new_cyclic(|app| {
             let mut tasks = tasks;
@@ -100,6 +110,7 @@ impl App {
                 views,
                 settings,
                 db,
+                reads,
                 hosts,
                 secret_key,
                 cipher,

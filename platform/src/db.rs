@@ -49,7 +49,7 @@ impl Database {
                 (options, Some(pg))
             }
         };
-        let pool = pool_options(settings.database_max_connections)
+        let pool = pool_options(pool_share(settings.database_max_connections))
             .connect_with(app_connect_options(options))
             .await
             .context("connecting to PostgreSQL")?;
@@ -63,6 +63,19 @@ impl Database {
             let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
         }
     }
+}
+
+/// Connections of `DATABASE_MAX_CONNECTIONS` kept for one-message reads (a quarter, 1 to
+/// 8; see [`tenant_store::ReadLane`]).
+pub fn read_lane_share(max_connections: u32) -> usize {
+    (max_connections / 4).clamp(1, 8) as usize
+}
+
+/// Connections of `DATABASE_MAX_CONNECTIONS` left to the pool (at least one).
+pub fn pool_share(max_connections: u32) -> u32 {
+    max_connections
+        .saturating_sub(read_lane_share(max_connections) as u32)
+        .max(1)
 }
 
 /// Pool settings. Connections are recycled because PostgreSQL caches catalog entries for

@@ -15,10 +15,13 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let reads = state.reads.clone();
     let app = router::build(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    reads.close().await;
+    served
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod payments;
 pub mod pricing;
 mod provision;
+mod reads;
 pub mod reports;
 mod schema;
 pub mod settings;
@@ -32,8 +33,9 @@ mod tx;
 
 pub use error::StoreError;
 pub use provision::create_store;
+pub use reads::{LaneLimits, ReadLane, ReadStatement, read_at_once};
 pub use schema::TenantSchema;
-pub use tx::{ReadStatement, TenantTx, begin, begin_platform, literal, read_at_once};
+pub use tx::{TenantTx, begin, begin_platform, literal};
 
 /// The schema every connection starts in: empty, so forgetting the tenant fails closed.
 pub const NO_TENANT_SCHEMA: &str = "no_tenant";

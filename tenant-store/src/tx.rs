@@ -2,9 +2,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-use sqlx::Executor as _;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgRow;
 use sqlx::postgres::PgTransactionManager;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction, TransactionManager as _};
 
@@ -77,90 +75,6 @@ pub async fn begin_platform(pool: &PgPool) -> Result<Transaction<'static, Postgr
     }
 }
 
-/// A statement that only reads, for [`read_at_once`]: prepared on each connection the first
-/// time it runs there, under `name`; `$1`, `$2`, ... in `sql` are text parameters.
-#[derive(Clone, Copy, Debug)]
-pub struct ReadStatement<'a> {
-    /// The prepared statement's name on each connection: `[a-z0-9_]`, one per statement.
-    pub name: &'a str,
-    /// The statement.
-    pub sql: &'a str,
-}
-
-/// Runs `read` with `args` (text values) in a tenant transaction that travels as one
-/// message with its scope: `SET LOCAL search_path TO <schema>; SET TRANSACTION READ ONLY;
-/// EXECUTE <name>(<args>)`. PostgreSQL runs the statements of one simple-protocol message as
-/// one implicit transaction, so the setting ends with the message, an error rolls it back
-/// and leaves the connection idle, and nothing can be written. A page that reads in one
-/// statement pays one round trip for it, where [`begin`] and a query pay two.
-///
-/// The statement is prepared on the connection (`PREPARE`, in the same message) the first
-/// time it runs there, and PostgreSQL plans a prepared statement once it has seen a few
-/// runs, as it does the statements `sqlx` caches; a statement sent as text would be planned
-/// on every run. A prepared statement re-plans when the schema changes, and its result type
-/// must not vary between schemas (as for every cached statement: never `SELECT *`). Rows
-/// come in text format, which the usual `sqlx` decoding reads.
-pub async fn read_at_once(
-    pool: &PgPool,
-    schema: &TenantSchema,
-    read: ReadStatement<'_>,
-    args: &[&str],
-) -> Result<Vec<PgRow>, StoreError> {
-    debug_assert!(
-        read.name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    );
-    let scope = format!(
-        "SET LOCAL search_path TO \"{}\"; SET TRANSACTION READ ONLY;",
-        checked_name(schema)
-    );
-    let values = args
-        .iter()
-        .map(|a| literal(a))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let execute = format!("EXECUTE {}({values})", read.name);
-    let mut conn = pool.acquire().await?;
-    // Through `Executor`, whose future is boxed as `Send`: `RawSql::fetch_all`'s bounds
-    // keep a caller's future from being proven `Send`.
-    let done = match conn
-        .fetch_all(sqlx::raw_sql(&format!("{scope} {execute}")))
-        .await
-    {
-        Err(e) if is_unknown_prepared_statement(&e) => {
-            // Not prepared on this connection yet (a prepared statement outlives the
-            // transaction that made it, whatever its outcome).
-            let types = vec!["text"; args.len()].join(", ");
-            let prepare = format!("PREPARE {}({types}) AS {};", read.name, read.sql);
-            conn.fetch_all(sqlx::raw_sql(&format!("{scope} {prepare} {execute}")))
-                .await
-        }
-        done => done,
-    };
-    if done.as_ref().is_err_and(is_inside_a_transaction_block) {
-        // The connection came inside a transaction block it should not be in (this
-        // message is meant to run as a transaction of its own): it must not serve again.
-        conn.close_on_drop();
-    }
-    Ok(done?)
-}
-
-/// `current transaction is aborted` (the connection sits in a failed transaction block) or
-/// `there is already a transaction in progress`.
-fn is_inside_a_transaction_block(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|c| c == "25P02" || c == "25001")
-}
-
-/// `prepared statement "..." does not exist`.
-fn is_unknown_prepared_statement(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|c| c == "26000")
-}
-
 /// `value` as an SQL string literal, for a statement sent without parameters (as
 /// [`read_at_once`] sends its arguments): quotes doubled, and in the `E''` form with backslashes doubled when
 /// there are any, as PostgreSQL's own `quote_literal` writes it, so the literal reads the
@@ -187,7 +101,7 @@ pub fn literal(value: &str) -> String {
 /// The schema's name, which is interpolated into statements: safe only because a
 /// [`TenantSchema`] is always a generated `t_[a-z0-9]` name (checked again when read back
 /// from the registry).
-fn checked_name(schema: &TenantSchema) -> &str {
+pub(crate) fn checked_name(schema: &TenantSchema) -> &str {
     let name = schema.as_str();
     debug_assert!(
         name.bytes()

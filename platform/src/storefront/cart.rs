@@ -6,11 +6,14 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use axum::Form;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Serialize;
-use sqlx::{FromRow as _, Row as _};
+use sha2::{Digest as _, Sha256};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow as _, Row as _, ValueRef as _};
 use tenant_store::cart::{self, Cart};
 use tenant_store::{StoreError, shop};
 use tower_sessions::Session;
@@ -18,6 +21,7 @@ use uuid::Uuid;
 
 use super::catalog::{Refused, choose, render_product, variant_query};
 use super::layout::{self, CART_KEY, Shop, cart_id, display_money};
+use super::page_cache;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentTenant, request_base_url};
@@ -63,14 +67,30 @@ async fn render_cart(
     line_error: Option<(Uuid, String)>,
 ) -> Result<Response, AppError> {
     let base = request_base_url(app, headers);
+    // A cart page shown as it was last time, when nothing it shows has changed: the
+    // store (its stamp), the address and everything read for it (the session's row, the
+    // lines with their products' current price and stock).
+    let stamp = match line_error {
+        None => page_cache::stamp(app, tenant).await,
+        Some(_) => None,
+    };
     let read = session_and_lines(app, tenant, session).await?;
+    let mut kept_as = None;
+    if let (Some(stamp), Some(read)) = (&stamp, &read) {
+        let key = format!("{stamp} {base} cart {}", read.digest);
+        if let Some(page) = app.pages.personal(&key).await {
+            return Ok(page);
+        }
+        kept_as = Some(key);
+    }
     let mut shop = Shop::without_cart(app, &tenant.schema, base).await?;
     let currency = shop.currency()?;
     let money = |m: i64| display_money(m, currency);
     let cart = match (cart_id(session).await?, read) {
-        (Some(id), Some((Some(named), rows))) if named == id => {
-            let review = cart::review(rows, &money);
+        (Some(id), Some(read)) if read.cart == Some(id) => {
+            let review = cart::review(read.lines, &money);
             if review.needs_saving() {
+                kept_as = None;
                 let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
                 let cart = review.save(&mut tx, id).await?;
                 tx.commit().await?;
@@ -80,6 +100,7 @@ async fn render_cart(
             }
         }
         (Some(id), _) => {
+            kept_as = None;
             let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
             let cart = cart::load(&mut tx, id, &money).await?;
             if cart.changed {
@@ -91,6 +112,9 @@ async fn render_cart(
         }
         (None, _) => Cart::default(),
     };
+    if !cart.notices.is_empty() {
+        kept_as = None;
+    }
     // The count in the header is what the cart shows, once checked.
     shop.cart_count = cart.item_count;
     let view = CartView {
@@ -121,13 +145,53 @@ async fn render_cart(
         subtotal: money(cart.subtotal_minor),
         item_count: cart.item_count,
     };
-    // A cart is personal and changes with every visit: never stored by any cache.
+    let body = layout::render(app, tenant, "store/cart.html", &view).await?;
+    // A cart is personal and changes with every visit: never stored by any cache on the
+    // way (only here, for this shopper's next look at the same cart).
     let status = if line_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    layout::page_with_status(app, tenant, status, "store/cart.html", &view).await
+    let body = Bytes::from(body);
+    if let Some(key) = kept_as {
+        app.pages.keep_personal(key, body.clone()).await;
+    }
+    let mut res = (status, Html(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// What the cart page read: the cart the session names, its lines (unchecked, see
+/// [`cart::review`]), and a digest of every value read, the session's row included.
+struct CartRead {
+    cart: Option<Uuid>,
+    lines: Vec<cart::LineRow>,
+    digest: String,
+}
+
+/// A SHA-256 of `rows`, every value with its length: rows with the same digest hold the
+/// same values.
+fn digest(rows: &[PgRow]) -> Result<String, AppError> {
+    let mut hash = Sha256::new();
+    for row in rows {
+        for i in 0..row.len() {
+            let value = row.try_get_raw(i)?;
+            if value.is_null() {
+                hash.update([0]);
+            } else {
+                let bytes = value
+                    .as_bytes()
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("reading the cart: {e}")))?;
+                hash.update([1]);
+                hash.update((bytes.len() as u64).to_le_bytes());
+                hash.update(bytes);
+            }
+        }
+        hash.update([2]);
+    }
+    Ok(hex::encode(hash.finalize()))
 }
 
 /// The session's row, when it is still to be read (a change of the cart reads it first),
@@ -138,7 +202,7 @@ async fn session_and_lines(
     app: &AppState,
     tenant: &CurrentTenant,
     session: &Session,
-) -> Result<Option<(Option<Uuid>, Vec<cart::LineRow>)>, AppError> {
+) -> Result<Option<CartRead>, AppError> {
     let Some(id) = sessions::unread(session) else {
         return Ok(None);
     };
@@ -156,14 +220,22 @@ async fn session_and_lines(
         name: "cart_page",
         sql: &SQL,
     };
-    let rows =
-        tenant_store::read_at_once(&app.db, &tenant.schema, read, &[&id.to_string(), CART_KEY])
-            .await?;
+    let rows = tenant_store::read_at_once(
+        &app.reads,
+        &tenant.schema,
+        read,
+        &[&id.to_string(), CART_KEY],
+    )
+    .await?;
     let Some(first) = rows.first() else {
         sessions::hand_over_row(session, id, None)
             .await
             .map_err(session_error)?;
-        return Ok(Some((None, Vec::new())));
+        return Ok(Some(CartRead {
+            cart: None,
+            lines: Vec::new(),
+            digest: digest(&rows)?,
+        }));
     };
     let row = (first.try_get("data")?, first.try_get("expires_at")?);
     let named: Option<Uuid> = first.try_get("named_cart")?;
@@ -177,7 +249,11 @@ async fn session_and_lines(
     sessions::hand_over_row(session, id, Some(row))
         .await
         .map_err(session_error)?;
-    Ok(Some((named, lines)))
+    Ok(Some(CartRead {
+        cart: named,
+        lines,
+        digest: digest(&rows)?,
+    }))
 }
 
 /// `GET /cart`.

@@ -184,6 +184,35 @@ impl PageCache {
         Ok(frame)
     }
 
+    /// A page rendered for one shopper (their cart), kept under `key` (see [`stamp`]) by
+    /// [`PageCache::keep_personal`]: answered as it was, with `Cache-Control: no-store`.
+    pub async fn personal(&self, key: &str) -> Option<Response> {
+        let pages = self.pages.as_ref()?;
+        let page = pages.get(key).await?;
+        Some(page.respond(&HeaderMap::new()))
+    }
+
+    /// Keeps a page rendered for one shopper (see [`PageCache::personal`]).
+    pub async fn keep_personal(&self, key: String, body: Bytes) {
+        let Some(pages) = &self.pages else { return };
+        if body.len() > MAX_PAGE_BYTES {
+            return;
+        }
+        let headers = vec![
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ];
+        let page = CachedPage {
+            body,
+            headers,
+            etag: None,
+        };
+        pages.insert(key, Arc::new(page)).await;
+    }
+
     /// Whether changes are being followed, so pages are served from the cache.
     pub fn is_listening(&self) -> bool {
         self.listening.load(Ordering::Acquire)
@@ -336,6 +365,8 @@ async fn key_for(
     let epoch = app.pages.epoch(tenant.schema.as_str());
     let cart_count = if session.id().is_none() {
         0
+    } else if let Some(id) = crate::sessions::unread(&session) {
+        count_with_session(app, &tenant, &session, id).await.ok()?
     } else {
         let mut tx = tenant_store::begin(&app.db, &tenant.schema).await.ok()?;
         crate::sessions::load_on(&mut tx, &session).await.ok()?;
@@ -352,6 +383,63 @@ async fn key_for(
         schema = tenant.schema.as_str()
     );
     Some((key, cart_count))
+}
+
+/// The start of the key of a page rendered for one shopper from what was read for it
+/// (see [`PageCache::personal`]): the store's generation, epoch and theme. Read before the
+/// page's reads, as a public page's key is (see the module documentation): a change to the
+/// store committed meanwhile moves the epoch, and the page lands under a key never asked
+/// for again. The rest of the key is up to the page: everything else it shows must follow
+/// from it. None when such pages can't be kept now.
+pub async fn stamp(app: &AppState, tenant: &CurrentTenant) -> Option<String> {
+    app.pages.pages.as_ref()?;
+    if !app.pages.listening.load(Ordering::Acquire) {
+        return None;
+    }
+    let generation = app.pages.generation.load(Ordering::Acquire);
+    let epoch = app.pages.epoch(tenant.schema.as_str());
+    let theme = app.themes.version(tenant).await?;
+    Some(format!(
+        "personal {schema} {generation} {epoch} {theme}",
+        schema = tenant.schema.as_str()
+    ))
+}
+
+/// Reads the session's row and the count of the cart it names in one statement, sent as
+/// one message with its tenant scope (see [`tenant_store::read_at_once`]), and hands the
+/// row to the session.
+async fn count_with_session(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    session: &Session,
+    id: tower_sessions::session::Id,
+) -> Result<i64, crate::error::AppError> {
+    use sqlx::Row as _;
+    const COUNT: tenant_store::ReadStatement<'static> = tenant_store::ReadStatement {
+        name: "page_cart_count",
+        sql: "SELECT s.data, s.expires_at, \
+              (SELECT COALESCE(sum(l.quantity), 0)::bigint FROM cart_lines l \
+               WHERE l.cart_id = (s.data ->> $2)::uuid) AS cart_count \
+              FROM platform.sessions s WHERE s.id = $1 AND s.expires_at > now()",
+    };
+    let rows = tenant_store::read_at_once(
+        &app.reads,
+        &tenant.schema,
+        COUNT,
+        &[&id.to_string(), layout::CART_KEY],
+    )
+    .await?;
+    let (row, count) = match rows.first() {
+        Some(r) => (
+            Some((r.try_get("data")?, r.try_get("expires_at")?)),
+            r.try_get::<i64, _>("cart_count")?,
+        ),
+        None => (None, 0),
+    };
+    crate::sessions::hand_over_row(session, id, row)
+        .await
+        .map_err(|e| crate::error::AppError::Internal(e.into()))?;
+    Ok(count)
 }
 
 tokio::task_local! {

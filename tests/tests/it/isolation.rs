@@ -193,6 +193,26 @@ async fn d_a_tenant_one_migration_behind_still_serves_while_the_rest_are_migrate
     assert!(body.contains(&behind.name));
 }
 
+/// Takes the lane's idle connection and checks it is back outside any tenant.
+async fn assert_lane_left_no_tenant(lane: &tenant_store::ReadLane) {
+    let mut conn = lane.take_idle().expect("the read's connection was kept");
+    let path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(path, tenant_store::NO_TENANT_SCHEMA);
+    let err = sqlx::query("SELECT name FROM settings")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(is_undefined_table(&err), "{err}");
+    assert!(!inside_an_earlier_transaction(&mut conn).await);
+}
+
+fn one_connection_lane(app: &TestApp) -> tenant_store::ReadLane {
+    tenant_store::ReadLane::new(app.db.app_options(), tenant_store::LaneLimits::new(1))
+}
+
 #[tokio::test]
 async fn e_a_read_sent_with_its_tenant_transaction_sees_only_its_tenant_writes_nothing_and_leaves_no_tenant()
  {
@@ -203,26 +223,31 @@ async fn e_a_read_sent_with_its_tenant_transaction_sees_only_its_tenant_writes_n
     let bravo = app.create_tenant("bravo", "Bravo Supplies").await;
     add_outbox_rows(&app, &alpha, 1).await;
     add_outbox_rows(&app, &bravo, 3).await;
-    let pool = app.db.pool(1).await;
+    let lane = one_connection_lane(&app);
 
     // One statement, prepared on the one connection the first time, run for both tenants
-    // in turn: enough runs for PostgreSQL to switch to a generic plan.
+    // in turn: enough runs for PostgreSQL to switch to a generic plan. The connection is
+    // kept between reads (the same server process answers every time).
     let events = ReadStatement {
         name: "test_store_events",
-        sql: "SELECT s.name, (SELECT count(*) FROM outbox WHERE topic = $1) AS events \
-              FROM settings s",
+        sql: "SELECT s.name, (SELECT count(*) FROM outbox WHERE topic = $1) AS events, \
+              pg_backend_pid() AS backend FROM settings s",
     };
+    let mut backends = std::collections::HashSet::new();
     for _ in 0..8 {
         for (tenant, rows) in [(&alpha, 1_i64), (&bravo, 3)] {
-            let read = read_at_once(&pool, &tenant.schema, events, &["test.event"])
+            let read = read_at_once(&lane, &tenant.schema, events, &["test.event"])
                 .await
                 .unwrap();
             assert_eq!(read.len(), 1);
             assert_eq!(read[0].get::<String, _>("name"), tenant.name);
             assert_eq!(read[0].get::<i64, _>("events"), rows);
+            backends.insert(read[0].get::<i32, _>("backend"));
         }
     }
-    assert_no_tenant_context(&pool).await;
+    assert_eq!(backends.len(), 1, "{backends:?}");
+    assert_eq!(lane.idle_count(), 1);
+    assert_lane_left_no_tenant(&lane).await;
 
     // Arguments travel as literals: quotes and backslashes arrive as written.
     let echo = ReadStatement {
@@ -230,22 +255,23 @@ async fn e_a_read_sent_with_its_tenant_transaction_sees_only_its_tenant_writes_n
         sql: "SELECT $1 AS v",
     };
     let tricky = r"O'Brien's \ 'shop'); SELECT 1 --";
-    let read = read_at_once(&pool, &alpha.schema, echo, &[tricky])
+    let read = read_at_once(&lane, &alpha.schema, echo, &[tricky])
         .await
         .unwrap();
     assert_eq!(read[0].get::<String, _>("v"), tricky);
 
-    // A failing statement: an error, and the connection goes back with no tenant.
+    // A failing statement: an error, and its connection is closed, not kept; the next
+    // read opens another.
     let fails = ReadStatement {
         name: "test_fails",
         sql: "SELECT 1 / (count(*) - count(*)) FROM outbox WHERE topic <> $1",
     };
     for _ in 0..2 {
-        let err = read_at_once(&pool, &alpha.schema, fails, &["x"])
+        let err = read_at_once(&lane, &alpha.schema, fails, &["x"])
             .await
             .unwrap_err();
         assert!(format!("{err:?}").contains("division by zero"), "{err:?}");
-        assert_no_tenant_context(&pool).await;
+        assert_eq!(lane.idle_count(), 0);
     }
 
     // A write is refused (a read-only transaction) and changes nothing.
@@ -253,18 +279,18 @@ async fn e_a_read_sent_with_its_tenant_transaction_sees_only_its_tenant_writes_n
         name: "test_writes",
         sql: "INSERT INTO outbox (topic, payload) VALUES ($1, '{}') RETURNING id",
     };
-    let err = read_at_once(&pool, &alpha.schema, writes, &["test.event"])
+    let err = read_at_once(&lane, &alpha.schema, writes, &["test.event"])
         .await
         .unwrap_err();
     assert!(
         format!("{err:?}").contains("read-only transaction"),
         "{err:?}"
     );
-    assert_no_tenant_context(&pool).await;
-    let read = read_at_once(&pool, &alpha.schema, events, &["test.event"])
+    let read = read_at_once(&lane, &alpha.schema, events, &["test.event"])
         .await
         .unwrap();
     assert_eq!(read[0].get::<i64, _>("events"), 1);
+    assert_lane_left_no_tenant(&lane).await;
 }
 
 #[tokio::test]
@@ -328,30 +354,45 @@ async fn a_transaction_whose_caller_goes_away_before_the_server_answers_begin_is
 }
 
 #[tokio::test]
-async fn a_read_that_finds_its_connection_inside_a_transaction_block_fails_once_and_the_connection_serves_no_more()
+async fn a_read_whose_caller_goes_away_before_the_answer_closes_its_connection_and_the_next_read_is_answered()
  {
-    use sqlx::Executor as _;
+    use futures::FutureExt as _;
+    use sqlx::Row as _;
     use tenant_store::{ReadStatement, read_at_once};
     let app = TestApp::spawn().await;
     let alpha = app.create_tenant("alpha", "Alpha Goods").await;
-    let pool = app.db.pool(1).await;
-    // A block sqlx does not know of, left open on the pooled connection.
-    let mut conn = pool.acquire().await.unwrap();
-    conn.execute(sqlx::raw_sql("BEGIN")).await.unwrap();
-    drop(conn);
+    let lane = one_connection_lane(&app);
+    let slow = ReadStatement {
+        name: "test_slow_name",
+        sql: "SELECT name, pg_sleep(0.2)::text AS slept FROM settings WHERE $1 = $1",
+    };
+    // Warm: the connection is open and the statement prepared.
+    read_at_once(&lane, &alpha.schema, slow, &["x"])
+        .await
+        .unwrap();
+    assert_eq!(lane.idle_count(), 1);
+    // Sent, polled once, and dropped before the server answers (a shopper closing the
+    // page): the connection, which still has an answer coming, is not kept.
+    let mut dropped = 0;
+    for _ in 0..3 {
+        if read_at_once(&lane, &alpha.schema, slow, &["x"])
+            .now_or_never()
+            .is_none()
+        {
+            dropped += 1;
+        }
+        assert_eq!(lane.idle_count(), 0);
+    }
+    assert!(dropped >= 2, "only {dropped} of 3 dropped unanswered");
+    // The next read gets a connection of its own and its own answer.
     let name = ReadStatement {
         name: "test_store_name",
         sql: "SELECT name FROM settings WHERE $1 = $1",
     };
-    let err = read_at_once(&pool, &alpha.schema, name, &["x"])
-        .await
-        .unwrap_err();
-    assert!(format!("{err:?}").contains("25P02"), "{err:?}");
-    // The next read gets a new connection, outside any block.
-    let rows = read_at_once(&pool, &alpha.schema, name, &["x"])
+    let rows = read_at_once(&lane, &alpha.schema, name, &["x"])
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    let mut conn = pool.acquire().await.unwrap();
-    assert!(!inside_an_earlier_transaction(&mut conn).await);
+    assert_eq!(rows[0].get::<String, _>("name"), alpha.name);
+    assert_lane_left_no_tenant(&lane).await;
 }

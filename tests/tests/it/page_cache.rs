@@ -235,6 +235,77 @@ async fn every_shopper_sees_their_own_cart_count_on_stored_pages() {
 }
 
 #[tokio::test]
+async fn a_shoppers_cart_page_is_kept_for_their_next_look_and_never_outlives_what_it_shows() {
+    let app = app_with_page_cache().await;
+    let t = app.create_tenant("alpha", "Alpha Goods").await;
+    product(&app, &t, "Red Mug", 1200, 3).await;
+    let mut shopper = app.browser(&host("alpha"));
+    shopper
+        .post_form("/cart/add", &[("product", "red-mug"), ("quantity", "2")])
+        .await;
+
+    let stored = app.state.pages.len().await;
+    let first = shopper.get("/cart").await;
+    assert_eq!(first.status, 200);
+    assert!(first.body.contains("Red Mug"), "{}", first.body);
+    assert_eq!(app.state.pages.len().await, stored + 1, "the page was kept");
+    let again = shopper.get("/cart").await;
+    assert_eq!(again.body, first.body);
+    assert_eq!(app.state.pages.len().await, stored + 1, "and shown again");
+
+    // Whatever the cart shows is read on every look: a change, announced or not, is on
+    // the next one.
+    change_silently(&app, &t, "UPDATE products SET title = 'Blue Mug'").await;
+    let page = shopper.get("/cart").await;
+    assert!(
+        page.body.contains("Blue Mug") && !page.body.contains("Red Mug"),
+        "{}",
+        page.body
+    );
+    change_silently(&app, &t, "UPDATE variants SET price_minor = 1500").await;
+    let page = shopper.get("/cart").await;
+    assert!(
+        page.body.contains("The price of Blue Mug changed"),
+        "{}",
+        page.body
+    );
+    let page = shopper.get("/cart").await;
+    assert!(!page.body.contains("changed from"), "a notice shows once");
+    change_silently(&app, &t, "UPDATE variants SET inventory_quantity = 1").await;
+    let page = shopper.get("/cart").await;
+    assert!(
+        page.body.contains("Only 1 of Blue Mug left in stock"),
+        "{}",
+        page.body
+    );
+    let page = shopper.get("/cart").await;
+    assert!(page.body.contains(r#"value="1""#) && !page.body.contains("left in stock"));
+    change(&app, &t, "UPDATE settings SET name = 'Alpha Renamed'").await;
+    let page = shopper.get("/cart").await;
+    assert!(page.body.contains("Alpha Renamed"), "{}", page.body);
+
+    // Another shopper's cart, and another store's, are their own.
+    let mut other = app.browser(&host("alpha"));
+    let page = other.get("/cart").await;
+    assert!(page.body.contains("Your cart is empty"), "{}", page.body);
+    let bravo = app.create_tenant("bravo", "Bravo Supplies").await;
+    product(&app, &bravo, "Red Mug", 900, 5).await;
+    change_silently(&app, &bravo, "UPDATE products SET title = 'Bravo Mug'").await;
+    let mut elsewhere = app.browser(&host("bravo"));
+    elsewhere
+        .post_form("/cart/add", &[("product", "red-mug"), ("quantity", "1")])
+        .await;
+    let page = elsewhere.get("/cart").await;
+    assert!(
+        page.body.contains("Bravo Mug") && !page.body.contains("Blue Mug"),
+        "{}",
+        page.body
+    );
+    let page = shopper.get("/cart").await;
+    assert!(page.body.contains("Blue Mug") && !page.body.contains("Bravo Mug"));
+}
+
+#[tokio::test]
 async fn stores_never_share_cached_pages() {
     let app = app_with_page_cache().await;
     let alpha = app.create_tenant("alpha", "Alpha Goods").await;

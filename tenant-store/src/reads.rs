@@ -1,0 +1,266 @@
+//! Reads that travel as one message with their tenant scope ([`read_at_once`]), on
+//! connections of their own (a [`ReadLane`]).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgRow};
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use tokio::sync::Semaphore;
+
+use crate::tx::{checked_name, literal};
+use crate::{StoreError, TenantSchema};
+
+/// A statement that only reads, for [`read_at_once`]: prepared on each connection the first
+/// time it runs there, under `name`; `$1`, `$2`, ... in `sql` are text parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadStatement<'a> {
+    /// The prepared statement's name on each connection: `[a-z0-9_]`, one per statement.
+    pub name: &'a str,
+    /// The statement.
+    pub sql: &'a str,
+}
+
+/// How a [`ReadLane`] keeps its connections.
+#[derive(Clone, Copy, Debug)]
+pub struct LaneLimits {
+    /// Connections open at most (reads beyond wait for one).
+    pub max_connections: usize,
+    /// How long a read waits for a connection before it fails.
+    pub acquire_timeout: Duration,
+    /// A connection is closed once this old (PostgreSQL keeps catalog entries of every
+    /// schema a connection touched: with thousands of stores a long-lived one grows).
+    pub max_lifetime: Duration,
+    /// A connection unused for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl LaneLimits {
+    /// The same lifetimes as the application's pool, with `max_connections` connections.
+    pub fn new(max_connections: usize) -> Self {
+        Self {
+            max_connections: max_connections.max(1),
+            acquire_timeout: Duration::from_secs(10),
+            max_lifetime: Duration::from_secs(15 * 60),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Connections kept for [`read_at_once`], apart from the pool.
+///
+/// A pooled connection is checked with a round trip to the server every time it goes back
+/// to the pool (sqlx cannot know what its user left unfinished on it). A lane's connection
+/// serves nothing but whole one-message reads: it goes back only after the server has
+/// answered all of the message, so it is known to be idle, outside any transaction and
+/// back in the `no_tenant` schema, and needs no check. A read dropped midway (the shopper
+/// closed the page) drops its connection with it, closing it: nothing half-read is ever
+/// handed on. The lane also remembers which statements each connection has prepared.
+///
+/// Cheap to clone (a handle). Connections are opened when needed, up to
+/// [`LaneLimits::max_connections`], and closed when too old or idle too long.
+#[derive(Clone)]
+pub struct ReadLane {
+    inner: Arc<Lane>,
+}
+
+struct Lane {
+    options: PgConnectOptions,
+    limits: LaneLimits,
+    /// One permit per connection the lane may have in use.
+    slots: Semaphore,
+    /// Idle connections, the most recently used last.
+    idle: Mutex<Vec<LaneConn>>,
+}
+
+struct LaneConn {
+    conn: PgConnection,
+    opened: Instant,
+    used: Instant,
+    /// Statements prepared on this connection.
+    prepared: HashSet<String>,
+}
+
+impl LaneConn {
+    fn worn(&self, limits: &LaneLimits, now: Instant) -> bool {
+        now.duration_since(self.opened) >= limits.max_lifetime
+            || now.duration_since(self.used) >= limits.idle_timeout
+    }
+}
+
+impl std::fmt::Debug for ReadLane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadLane")
+            .field("limits", &self.inner.limits)
+            .field("idle", &self.idle_count())
+            .finish()
+    }
+}
+
+impl ReadLane {
+    /// A lane connecting with `options` (those of the application's pool: they start each
+    /// connection in the `no_tenant` schema). Opens nothing yet.
+    pub fn new(options: PgConnectOptions, limits: LaneLimits) -> Self {
+        Self {
+            inner: Arc::new(Lane {
+                options,
+                slots: Semaphore::new(limits.max_connections),
+                limits,
+                idle: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Connections open and idle now.
+    pub fn idle_count(&self) -> usize {
+        self.idle().len()
+    }
+
+    /// Takes an idle connection out of the lane, for a check of the state reads leave it in
+    /// (tests, diagnostics). The lane opens another when it needs one.
+    pub fn take_idle(&self) -> Option<PgConnection> {
+        self.idle().pop().map(|c| c.conn)
+    }
+
+    /// Closes the idle connections and refuses further reads.
+    pub async fn close(&self) {
+        self.inner.slots.close();
+        let idle = std::mem::take(&mut *self.idle());
+        for c in idle {
+            let _ = c.conn.close().await;
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<LaneConn>> {
+        self.inner
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection for one read: the most recently used idle one, or a new one.
+    async fn take(&self) -> Result<LaneConn, sqlx::Error> {
+        loop {
+            let now = Instant::now();
+            let Some(c) = self.idle().pop() else { break };
+            if !c.worn(&self.inner.limits, now) {
+                return Ok(c);
+            }
+            close_soon(c.conn);
+        }
+        let conn = PgConnection::connect_with(&self.inner.options).await?;
+        let now = Instant::now();
+        Ok(LaneConn {
+            conn,
+            opened: now,
+            used: now,
+            prepared: HashSet::new(),
+        })
+    }
+
+    /// Gives back a connection whose read was answered in full, and closes those left idle
+    /// too long (at the front: the least recently used).
+    fn give_back(&self, mut c: LaneConn) {
+        let now = Instant::now();
+        c.used = now;
+        let mut worn = Vec::new();
+        {
+            let mut idle = self.idle();
+            while idle
+                .first()
+                .is_some_and(|first| first.worn(&self.inner.limits, now))
+            {
+                worn.push(idle.remove(0));
+            }
+            if !c.worn(&self.inner.limits, now) {
+                idle.push(c);
+            } else {
+                worn.push(c);
+            }
+        }
+        for c in worn {
+            close_soon(c.conn);
+        }
+    }
+}
+
+/// Ends a connection politely (`Terminate`) without making anyone wait for it.
+fn close_soon(conn: PgConnection) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let _ = conn.close().await;
+        });
+    }
+}
+
+/// Runs `read` with `args` (text values) in a tenant transaction that travels as one
+/// message with its scope: `SET LOCAL search_path TO <schema>; SET TRANSACTION READ ONLY;
+/// EXECUTE <name>(<args>)`. PostgreSQL runs the statements of one simple-protocol message as
+/// one implicit transaction, so the setting ends with the message, an error rolls it back,
+/// and nothing can be written. A page that reads in one statement pays one round trip for
+/// it, where [`crate::begin`] and a query pay two, and its connection goes back to the
+/// [`ReadLane`] with no check (see there).
+///
+/// The statement is prepared on the connection (`PREPARE`, in the same message) the first
+/// time it runs there, and PostgreSQL plans a prepared statement once it has seen a few
+/// runs, as it does the statements `sqlx` caches; a statement sent as text would be planned
+/// on every run. A prepared statement re-plans when the schema changes, and its result type
+/// must not vary between schemas (as for every cached statement: never `SELECT *`). Rows
+/// come in text format, which the usual `sqlx` decoding reads.
+///
+/// A connection whose read failed is closed rather than kept: the lane never has to reason
+/// about the state an error left.
+pub async fn read_at_once(
+    lane: &ReadLane,
+    schema: &TenantSchema,
+    read: ReadStatement<'_>,
+    args: &[&str],
+) -> Result<Vec<PgRow>, StoreError> {
+    debug_assert!(
+        read.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    );
+    let permit = tokio::time::timeout(
+        lane.inner.limits.acquire_timeout,
+        lane.inner.slots.acquire(),
+    )
+    .await
+    .map_err(|_| sqlx::Error::PoolTimedOut)?
+    .map_err(|_| sqlx::Error::PoolClosed)?;
+    let mut c = lane.take().await?;
+    let values = args
+        .iter()
+        .map(|a| literal(a))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut message = format!(
+        "SET LOCAL search_path TO \"{}\"; SET TRANSACTION READ ONLY; ",
+        checked_name(schema)
+    );
+    let prepare = !c.prepared.contains(read.name);
+    if prepare {
+        let types = vec!["text"; args.len()].join(", ");
+        message.push_str(&format!("PREPARE {}({types}) AS {}; ", read.name, read.sql));
+    }
+    message.push_str(&format!("EXECUTE {}({values})", read.name));
+    // Through `Executor`, whose future is boxed as `Send`: `RawSql::fetch_all`'s bounds
+    // keep a caller's future from being proven `Send`.
+    let rows = c.conn.fetch_all(sqlx::raw_sql(&message)).await;
+    match rows {
+        Ok(rows) => {
+            if prepare {
+                c.prepared.insert(read.name.to_owned());
+            }
+            lane.give_back(c);
+            drop(permit);
+            Ok(rows)
+        }
+        Err(e) => {
+            close_soon(c.conn);
+            drop(permit);
+            Err(e.into())
+        }
+    }
+}
