@@ -10,7 +10,7 @@ use crate::{StoreError, TenantSchema};
 
 /// A database transaction scoped to one tenant's schema.
 ///
-/// It begins with `set_config('search_path', <schema>, true)`: transaction-local, so the
+/// It begins with `BEGIN; SET LOCAL search_path TO <schema>`: transaction-local, so the
 /// setting ends with the transaction (commit, rollback or drop) and a pooled connection never
 /// carries one tenant's context into the next caller's work.
 pub struct TenantTx {

@@ -36,7 +36,8 @@ trap cleanup EXIT
 
 echo "starting the demo store"
 # The mail goes to files in DATA_DIR (no SMTP server needed); the sweeper runs as usual.
-# The pool is the server's default (DATABASE_MAX_CONNECTIONS, 16) unless set: on two cores
+# The connections are the server's default (DATABASE_MAX_CONNECTIONS, 16, of which checkout
+# uses the pool's 12) unless set: on two cores
 # more connections than that only add backends competing for the CPU while one of them
 # holds a popular variant's row.
 DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" LISTEN_ADDR="127.0.0.1:$PORT" \

@@ -66,14 +66,48 @@ curl -sf -o /dev/null -c "$JAR" -b "$JAR" -H "Host: $HOST" -d "product=$SECOND&q
 # The cursor of page 400 of "all products" (newest first, 24 a page).
 DEEP=$(psql "$BENCH_URL" -Atq -c "SET search_path = $SCHEMA; SELECT (extract(epoch FROM published_at) * 1000000)::bigint || '~' || id FROM products WHERE status = 'active' ORDER BY published_at DESC, id DESC OFFSET $((399 * 24 - 1)) LIMIT 1")
 COOKIE=$(awk '$6 == "sf_session" { print "sf_session=" $7 }' "$JAR")
+# Copies of that cart, each with a session of its own, for the row where every request is
+# a first look at a cart (a page kept from an earlier look can't answer it): enough for
+# 15,000 requests a second, warm-up apart.
+SECONDS_PER_PAGE=${DURATION%s}
+[[ "$SECONDS_PER_PAGE" =~ ^[0-9]+$ ]] || SECONDS_PER_PAGE=10
+CARTS=$(( (SECONDS_PER_PAGE + 2) * 15000 ))
+echo "making $CARTS carts like that one"
+psql "$BENCH_URL" -q -v ON_ERROR_STOP=1 <<SQL
+SET search_path = $SCHEMA;
+CREATE TEMP TABLE bench_carts AS
+  SELECT g, gen_random_uuid() AS cart_id,
+         rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/', '-_'), '=') AS sid
+  FROM generate_series(1, $CARTS) g;
+INSERT INTO carts (id) SELECT cart_id FROM bench_carts;
+INSERT INTO cart_lines (cart_id, variant_id, quantity, unit_price_minor, added_at)
+  SELECT b.cart_id, l.variant_id, l.quantity, l.unit_price_minor, l.added_at
+  FROM bench_carts b
+  CROSS JOIN cart_lines l
+  WHERE l.cart_id = (SELECT (data ->> 'cart_id')::uuid FROM platform.sessions WHERE id = '${COOKIE#sf_session=}');
+INSERT INTO platform.sessions (id, data, expires_at)
+  SELECT sid, jsonb_build_object('cart_id', cart_id), now() + interval '1 day' FROM bench_carts;
+\copy (SELECT 'sf_session=' || sid FROM bench_carts WHERE g <= 30000 ORDER BY g) TO '$DATA_DIR/warm-carts'
+\copy (SELECT 'sf_session=' || sid FROM bench_carts WHERE g > 30000 ORDER BY g) TO '$DATA_DIR/fresh-carts'
+VACUUM ANALYZE carts;
+VACUUM ANALYZE cart_lines;
+VACUUM ANALYZE platform.sessions;
+SQL
 
-run() { # name path [cookie]
-  local extra=()
-  if [[ -n "${3:-}" ]]; then extra=(-H "Cookie: $3"); fi
+run() { # name path [cookie | "fresh carts"]
+  local extra=() warm=() measure=()
+  if [[ "${3:-}" == "fresh carts" ]]; then
+    warm=(-s tests/bench/carts.lua)
+    measure=(-s tests/bench/carts.lua)
+  elif [[ -n "${3:-}" ]]; then
+    extra=(-H "Cookie: $3")
+  fi
   # Warm up (connections, caches), then measure.
-  wrk -t2 -c"$CONNECTIONS" -d2s -H "Host: $HOST" "${extra[@]}" "$BASE$2" >/dev/null
+  CART_COOKIES="$DATA_DIR/warm-carts" \
+    wrk -t2 -c"$CONNECTIONS" -d2s -H "Host: $HOST" "${extra[@]}" "${warm[@]}" "$BASE$2" >/dev/null
   local out
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "${extra[@]}" "$BASE$2")
+  out=$(CART_COOKIES="$DATA_DIR/fresh-carts" \
+    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "${extra[@]}" "${measure[@]}" "$BASE$2")
   local rps p50 p99 non2xx
   rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
   p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
@@ -92,7 +126,8 @@ RESULTS=$(
   run "collection page 400" "/collections/all?after=$DEEP"
   run "collection by price" "/collections/all?sort_by=price-ascending"
   run product "/products/$HANDLE"
-  run cart /cart "$COOKIE"
+  run "cart (repeat look)" /cart "$COOKIE"
+  run "cart (first look)" /cart "fresh carts"
   run "home (shopper with a cart)" / "$COOKIE"
   run "product (shopper with a cart)" "/products/$HANDLE" "$COOKIE"
 )
