@@ -53,6 +53,27 @@ async fn announced(app: &TestApp, t: &Tenant, before: u64) {
     panic!("no change announced for {}", t.schema.as_str());
 }
 
+/// Waits until this node has heard of every change committed so far, so that a page
+/// stored from now on is not orphaned by a late announcement of the test's own setup.
+/// Announcements arrive in commit order: once a marker sent now has arrived, so has
+/// everything before it.
+async fn settled(app: &TestApp) {
+    let marker = format!("settled_{}", Uuid::new_v4().simple());
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind("storefront_pages")
+        .bind(&marker)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for _ in 0..500 {
+        if app.state.pages.epoch(&marker) != 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the marker announcement never arrived");
+}
+
 /// Places and pays an order of one unit, as checkout does.
 async fn sell_one(app: &TestApp, t: &Tenant, variant_id: Uuid) {
     let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
@@ -83,6 +104,7 @@ async fn pages_come_from_the_cache_until_something_they_show_changes() {
     let app = app_with_page_cache().await;
     let t = app.create_tenant("alpha", "Alpha Goods").await;
     product(&app, &t, "Red Mug", 1200, 3).await;
+    settled(&app).await;
 
     let (status, page) = app.get_text(&host("alpha"), "/products/red-mug").await;
     assert_eq!(status, 200);
@@ -139,6 +161,7 @@ async fn sales_leave_stored_pages_alone_until_the_stock_they_tell_changes() {
     let bravo = app.create_tenant("bravo", "Bravo Wares").await;
     let mug = product(&app, &alpha, "Red Mug", 1200, 7).await;
     product(&app, &bravo, "Mug", 900, 3).await;
+    settled(&app).await;
     let (_, page) = app.get_text(&host("alpha"), "/products/red-mug").await;
     assert!(page.contains("In stock"), "{page}");
 
@@ -178,6 +201,7 @@ async fn every_shopper_sees_their_own_cart_count_on_stored_pages() {
     let app = app_with_page_cache().await;
     let t = app.create_tenant("alpha", "Alpha Goods").await;
     product(&app, &t, "Red Mug", 1200, 3).await;
+    settled(&app).await;
     let count = |page: &str| {
         page.split("data-cart-count")
             .nth(1)
@@ -239,6 +263,7 @@ async fn a_shoppers_cart_page_is_kept_for_their_next_look_and_never_outlives_wha
     let app = app_with_page_cache().await;
     let t = app.create_tenant("alpha", "Alpha Goods").await;
     product(&app, &t, "Red Mug", 1200, 3).await;
+    settled(&app).await;
     let mut shopper = app.browser(&host("alpha"));
     shopper
         .post_form("/cart/add", &[("product", "red-mug"), ("quantity", "2")])
@@ -291,6 +316,7 @@ async fn a_shoppers_cart_page_is_kept_for_their_next_look_and_never_outlives_wha
     let bravo = app.create_tenant("bravo", "Bravo Supplies").await;
     product(&app, &bravo, "Red Mug", 900, 5).await;
     change_silently(&app, &bravo, "UPDATE products SET title = 'Bravo Mug'").await;
+    settled(&app).await;
     let mut elsewhere = app.browser(&host("bravo"));
     elsewhere
         .post_form("/cart/add", &[("product", "red-mug"), ("quantity", "1")])
@@ -312,6 +338,7 @@ async fn stores_never_share_cached_pages() {
     let bravo = app.create_tenant("bravo", "Bravo Wares").await;
     product(&app, &alpha, "Mug", 1200, 3).await;
     product(&app, &bravo, "Mug", 900, 3).await;
+    settled(&app).await;
     change(&app, &bravo, "UPDATE products SET body_html = 'Bravo only'").await;
 
     for _ in 0..2 {
