@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use axum::Form;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use sqlx::postgres::PgRow;
@@ -157,10 +157,7 @@ async fn render_cart(
     if let Some(key) = kept_as {
         app.pages.keep_personal(key, body.clone()).await;
     }
-    let mut res = (status, Html(body)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    Ok(layout::no_store(status, body))
 }
 
 /// What the cart page read: the cart the session names, its lines (unchecked, see

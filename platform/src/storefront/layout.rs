@@ -270,10 +270,15 @@ pub async fn page_with_status(
     view: &impl Serialize,
 ) -> Result<Response, AppError> {
     let body = render(app, tenant, template, view).await?;
+    Ok(no_store(status, body))
+}
+
+/// A rendered page no cache on the way may keep (`Cache-Control: no-store`).
+pub fn no_store(status: StatusCode, body: impl IntoResponse) -> Response {
     let mut res = (status, Html(body)).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    res
 }
 
 /// Whether the request's `If-None-Match` names `etag` (or `*`): the shopper has this

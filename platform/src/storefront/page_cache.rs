@@ -361,8 +361,7 @@ async fn key_for(
     (tenant, session, place): (CurrentTenant, Session, String),
 ) -> Option<(String, i64)> {
     // Read before any of the page's queries: see the module documentation.
-    let generation = app.pages.generation.load(Ordering::Acquire);
-    let epoch = app.pages.epoch(tenant.schema.as_str());
+    let version = store_version(app, &tenant).await?;
     let cart_count = if session.id().is_none() {
         0
     } else if let Some(id) = crate::sessions::unread(&session) {
@@ -377,12 +376,7 @@ async fn key_for(
         tx.end_read_only();
         count
     };
-    let theme = app.themes.version(&tenant).await?;
-    let key = format!(
-        "{schema} {generation} {epoch} {theme} {cart_count} {place}",
-        schema = tenant.schema.as_str()
-    );
-    Some((key, cart_count))
+    Some((format!("{version} {cart_count} {place}"), cart_count))
 }
 
 /// The start of the key of a page rendered for one shopper from what was read for it
@@ -396,11 +390,17 @@ pub async fn stamp(app: &AppState, tenant: &CurrentTenant) -> Option<String> {
     if !app.pages.listening.load(Ordering::Acquire) {
         return None;
     }
+    Some(format!("personal {}", store_version(app, tenant).await?))
+}
+
+/// What every stored page's key starts with: the store's schema, the cache's generation,
+/// the store's epoch and its theme's version.
+async fn store_version(app: &AppState, tenant: &CurrentTenant) -> Option<String> {
     let generation = app.pages.generation.load(Ordering::Acquire);
     let epoch = app.pages.epoch(tenant.schema.as_str());
     let theme = app.themes.version(tenant).await?;
     Some(format!(
-        "personal {schema} {generation} {epoch} {theme}",
+        "{schema} {generation} {epoch} {theme}",
         schema = tenant.schema.as_str()
     ))
 }
