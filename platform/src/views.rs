@@ -110,9 +110,12 @@ impl Views {
 
     /// The frame for `shop`: kept, or rendered now and kept.
     fn frame(&self, framing: &Framing, shop: &Map<String, Value>) -> Option<Arc<Frame>> {
-        let key = framing.key(shop);
+        // A `shop` with a frame id: its nested values (settings, menus) are what the id
+        // stands for, so only its plain values need telling apart (see `layout::Shop`).
+        let by_id = matches!(shop.get(FRAME_ID), Some(Value::Number(_)));
+        let key = framing.key(shop, by_id);
         if let Some(frame) = framing.frames.get(&key)
-            && same_shop(&frame.shop, shop)
+            && same_shop(&frame.shop, shop, by_id)
         {
             return Some(frame);
         }
@@ -229,11 +232,11 @@ impl Framing {
     }
 
     /// Where a frame for `shop` is kept: a hash of it (of each string's length and head),
-    /// the cart count aside.
-    fn key(&self, shop: &Map<String, Value>) -> u64 {
+    /// the cart count aside; with `plain_only`, a hash of its plain values alone.
+    fn key(&self, shop: &Map<String, Value>, plain_only: bool) -> u64 {
         let mut h = self.hasher.build_hasher();
         for (k, v) in shop {
-            if k != "cart_count" {
+            if k != "cart_count" && !(plain_only && is_nested(v)) {
                 k.hash(&mut h);
                 hash_json(v, &mut h);
             }
@@ -310,12 +313,20 @@ fn block_defaults(source: &str) -> Option<Vec<(String, String)>> {
     Some(blocks)
 }
 
-/// Whether two `shop` values are the same, the cart count aside.
-fn same_shop(kept: &Map<String, Value>, shop: &Map<String, Value>) -> bool {
+/// The entry of `shop` naming the kept store frame its settings and menus come from.
+const FRAME_ID: &str = "frame_id";
+
+fn is_nested(value: &Value) -> bool {
+    matches!(value, Value::Object(_) | Value::Array(_))
+}
+
+/// Whether two `shop` values are the same, the cart count aside; with `plain_only`, whether
+/// their plain values are (the frame id among them).
+fn same_shop(kept: &Map<String, Value>, shop: &Map<String, Value>, plain_only: bool) -> bool {
     kept.len() == shop.len()
-        && shop
-            .iter()
-            .all(|(k, v)| k == "cart_count" || kept.get(k) == Some(v))
+        && shop.iter().all(|(k, v)| {
+            k == "cart_count" || (plain_only && is_nested(v)) || kept.get(k) == Some(v)
+        })
 }
 
 fn hash_json(value: &Value, h: &mut impl Hasher) {
@@ -507,6 +518,54 @@ mod tests {
         let frames = &views.framing.as_ref().unwrap().frames;
         frames.run_pending_tasks();
         assert_eq!(frames.entry_count(), 2);
+    }
+
+    #[test]
+    fn a_shop_with_a_frame_id_is_framed_by_its_id_and_address() {
+        let views = Views::load().unwrap();
+        let shop = |id: u64, name: &str, base_url: &str, count: i64| {
+            let mut shop = sample_shop(name, count);
+            shop["frame_id"] = json!(id);
+            shop["base_url"] = json!(base_url);
+            json!({ "shop": shop })
+        };
+        let render = |view: &Value| views.render("store/404.html", view).unwrap();
+        let whole = |view: &Value| {
+            let context = tera::Context::from_value(view.clone()).unwrap();
+            views.tera.render("store/404.html", &context).unwrap()
+        };
+        let frames = &views.framing.as_ref().unwrap().frames;
+        let count_frames = || {
+            frames.run_pending_tasks();
+            frames.entry_count()
+        };
+
+        let first = shop(7, "Tom & Jerry's", "https://a.example.com", 1);
+        assert_eq!(render(&first), whole(&first));
+        // Another shopper of the same store and address: the kept frame, their count.
+        let other_cart = shop(7, "Tom & Jerry's", "https://a.example.com", 4);
+        assert_eq!(render(&other_cart), whole(&other_cart));
+        assert_eq!(count_frames(), 1);
+        // The same frame on another of the store's addresses is another frame.
+        let other_host = shop(7, "Tom & Jerry's", "https://shop.example.org", 1);
+        assert_eq!(render(&other_host), whole(&other_host));
+        // A changed store comes with a new frame id, and shows the change.
+        let renamed = shop(8, "Renamed", "https://a.example.com", 1);
+        let page = render(&renamed);
+        assert!(
+            page.contains("Renamed") && !page.contains("Jerry"),
+            "{page}"
+        );
+        assert_eq!(count_frames(), 3);
+        // Under one id the frame stands for the settings: what the id promises is what
+        // is shown, however the nested values compare.
+        let same_id = shop(8, "Not looked at", "https://a.example.com", 2);
+        let page = render(&same_id);
+        assert!(
+            page.contains("Renamed") && page.contains(">2</span>"),
+            "{page}"
+        );
+        assert_eq!(count_frames(), 3);
     }
 
     #[test]

@@ -78,7 +78,7 @@ async fn render_cart(
     let mut kept_as = None;
     if let (Some(stamp), Some(read)) = (&stamp, &read) {
         let key = format!("{stamp} {base} cart {}", read.digest);
-        if let Some(page) = app.pages.personal(&key).await {
+        if let Some(page) = app.pages.personal(&key) {
             return Ok(page);
         }
         kept_as = Some(key);
@@ -155,7 +155,7 @@ async fn render_cart(
     };
     let body = Bytes::from(body);
     if let Some(key) = kept_as {
-        app.pages.keep_personal(key, body.clone()).await;
+        app.pages.keep_personal(key, body.clone());
     }
     Ok(layout::no_store(status, body))
 }

@@ -283,7 +283,7 @@ async fn render(
     let currency = shop.currency()?;
     let money = |m: i64| display_money(m, currency);
     if form.country.is_empty() {
-        form.country = shop.store.settings.country.clone();
+        form.country = shop.settings().country.clone();
     }
     if form.email.is_empty()
         && let Some(id) = customer

@@ -18,6 +18,7 @@ use crate::extract::CurrentTenant;
 use crate::media_urls::image_url;
 
 use super::assets;
+use super::page_cache::StoreFrame;
 
 /// The menus every page shows: main navigation and footer.
 const MENUS: &[&str] = &["main-menu", "footer"];
@@ -39,23 +40,29 @@ pub struct StoreView {
 
 pub use tenant_store::shop::MenuLink;
 
-/// Every page's frame (`shop` in templates).
+/// Every page's frame (`shop` in templates). All of it but the cart count comes from the
+/// store's frame and the address ([`Shop::from_frame`]), which is what lets
+/// [`crate::views::Views`] key a rendered frame on `frame_id`: the fields are private so
+/// that no page can change what the id stands for.
 #[derive(Clone, Debug, Serialize)]
 pub struct Shop {
     /// The store.
-    pub store: StoreView,
+    store: StoreView,
     /// Main navigation.
-    pub main_menu: Vec<MenuLink>,
+    main_menu: Vec<MenuLink>,
     /// Footer navigation.
-    pub footer_menu: Vec<MenuLink>,
+    footer_menu: Vec<MenuLink>,
     /// Units in the shopper's cart.
     pub cart_count: i64,
     /// `https://host` of this store, for canonical and OpenGraph URLs.
-    pub base_url: String,
+    base_url: String,
     /// Fingerprinted URL of the theme's stylesheet.
-    pub stylesheet: String,
+    stylesheet: String,
     /// Fingerprinted URL of the theme's script.
-    pub script: String,
+    script: String,
+    /// The id of the kept store frame the settings and menus come from (see
+    /// [`super::page_cache::StoreFrame::id`]); None when they were loaded for this page.
+    frame_id: Option<u64>,
 }
 
 impl Shop {
@@ -88,18 +95,21 @@ impl Shop {
         base_url: String,
     ) -> Result<Self, AppError> {
         let schema = tx.schema().as_str().to_owned();
-        let mut counted = false;
-        let mut frame = app
+        let mut counted = None;
+        let kept = app
             .pages
             .frame(&schema, async || {
-                counted = true;
-                shop::frame(tx, MENUS, cart).await
+                let frame = shop::frame(tx, MENUS, cart).await?;
+                counted = Some(frame.cart_count);
+                Ok(frame)
             })
             .await?;
-        if let (false, Some(cart)) = (counted, cart) {
-            frame.cart_count = tenant_store::cart::item_count(tx, cart).await?;
-        }
-        Ok(Self::from_frame(frame, base_url))
+        let cart_count = match (counted, cart) {
+            (Some(count), _) => count,
+            (None, Some(cart)) => tenant_store::cart::item_count(tx, cart).await?,
+            (None, None) => 0,
+        };
+        Ok(Self::from_frame(&kept, cart_count, base_url))
     }
 
     /// The frame with a cart count of 0, for a page that reads without a tenant
@@ -110,7 +120,7 @@ impl Shop {
         schema: &TenantSchema,
         base_url: String,
     ) -> Result<Self, AppError> {
-        let frame = app
+        let kept = app
             .pages
             .frame(schema.as_str(), async || {
                 let mut tx = tenant_store::begin(&app.db, schema).await?;
@@ -119,15 +129,14 @@ impl Shop {
                 frame
             })
             .await?;
-        Ok(Self::from_frame(frame, base_url))
+        Ok(Self::from_frame(&kept, 0, base_url))
     }
 
-    fn from_frame(frame: shop::Frame, base_url: String) -> Self {
-        let settings = frame.settings;
-        let cart_count = frame.cart_count;
-        let mut menus = frame.menus.into_iter();
-        let main_menu = menus.next().unwrap_or_default();
-        let footer_menu = menus.next().unwrap_or_default();
+    fn from_frame(kept: &StoreFrame, cart_count: i64, base_url: String) -> Self {
+        let frame = &kept.frame;
+        let settings = frame.settings.clone();
+        let main_menu = frame.menus.first().cloned().unwrap_or_default();
+        let footer_menu = frame.menus.get(1).cloned().unwrap_or_default();
         Self {
             store: StoreView {
                 logo_url: settings.logo_key.as_deref().map(|k| image_url(k, 480)),
@@ -144,7 +153,13 @@ impl Shop {
             base_url,
             stylesheet: assets::url("theme.css"),
             script: assets::url("theme.js"),
+            frame_id: kept.id,
         }
+    }
+
+    /// The store's settings.
+    pub fn settings(&self) -> &StoreSettings {
+        &self.store.settings
     }
 
     /// The store's currency.
@@ -169,7 +184,7 @@ pub async fn store_settings(
         .pages
         .frame(schema, async || shop::frame(conn, MENUS, None).await)
         .await?;
-    Ok(frame.settings)
+    Ok(frame.frame.settings.clone())
 }
 
 /// The cart named by the session, if any.

@@ -34,6 +34,7 @@ use tower_sessions::Session;
 use crate::app::AppState;
 use crate::extract::CurrentTenant;
 use crate::storefront::layout;
+use crate::storefront::personal_pages::PersonalPages;
 
 /// The channel the tenant tables' triggers notify, with the schema as payload.
 pub const PAGES_CHANNEL: &str = "storefront_pages";
@@ -43,6 +44,8 @@ const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// The share of the cache's bytes that store frames may take (settings carry the policies'
 /// text, so a frame can weigh tens of kilobytes).
 const FRAMES_SHARE: u64 = 8;
+/// The share of the cache's bytes that pages kept for one shopper may take.
+const PERSONAL_SHARE: u64 = 4;
 /// Longer host + path + query strings are not cached (no cache flooding by huge URLs).
 const MAX_KEY_BYTES: usize = 2048;
 
@@ -75,13 +78,29 @@ impl CachedPage {
     }
 }
 
+/// A store's settings and menus as [`PageCache::frame`] hands them out.
+#[derive(Clone, Debug)]
+pub struct StoreFrame {
+    /// Settings and menus, with a cart count of 0.
+    pub frame: Arc<Frame>,
+    /// Set when the frame is kept in the cache: unique in this process to this frame, so
+    /// two pages with the same id show the same settings and menus (a change to the store
+    /// loads a new frame, with a new id). None when the frame was loaded for one page.
+    pub id: Option<u64>,
+}
+
+/// Source of [`StoreFrame::id`]s: one sequence for every cache of the process.
+static NEXT_FRAME_ID: AtomicU64 = AtomicU64::new(1);
+
 /// This node's page cache.
 pub struct PageCache {
     /// None when switched off (`PAGE_CACHE_MB=0`).
     pages: Option<Cache<String, Arc<CachedPage>>>,
     /// Each store's settings and menus (the frame of every page, also of pages rendered
     /// for one shopper), under the same keys and rules as pages; off with the pages.
-    frames: Option<Cache<String, Arc<Frame>>>,
+    frames: Option<Cache<String, StoreFrame>>,
+    /// Pages rendered for one shopper, kept for their next look; off with the pages.
+    personal: Option<PersonalPages>,
     /// Each store's current epoch (stores that never changed are at 0).
     epochs: Mutex<HashMap<String, u64>>,
     /// Source of fresh epochs.
@@ -99,7 +118,7 @@ impl PageCache {
         let bytes = megabytes * 1024 * 1024;
         let pages = (megabytes > 0).then(|| {
             Cache::builder()
-                .max_capacity(bytes - bytes / FRAMES_SHARE)
+                .max_capacity(bytes - bytes / FRAMES_SHARE - bytes / PERSONAL_SHARE)
                 .weigher(|key: &String, page: &Arc<CachedPage>| {
                     let size = key.len() + page.body.len() + 256;
                     u32::try_from(size).unwrap_or(u32::MAX)
@@ -110,16 +129,21 @@ impl PageCache {
         let frames = (megabytes > 0).then(|| {
             Cache::builder()
                 .max_capacity(bytes / FRAMES_SHARE)
-                .weigher(|key: &String, frame: &Arc<Frame>| {
-                    let size = key.len() + frame_weight(frame);
+                .weigher(|key: &String, kept: &StoreFrame| {
+                    let size = key.len() + frame_weight(&kept.frame);
                     u32::try_from(size).unwrap_or(u32::MAX)
                 })
                 .time_to_live(ttl)
                 .build()
         });
+        let personal = (megabytes > 0).then(|| {
+            let budget = usize::try_from(bytes / PERSONAL_SHARE).unwrap_or(usize::MAX);
+            PersonalPages::new(budget, ttl)
+        });
         Arc::new(Self {
             pages,
             frames,
+            personal,
             epochs: Mutex::new(HashMap::new()),
             next_epoch: AtomicU64::new(1),
             generation: AtomicU64::new(0),
@@ -154,16 +178,26 @@ impl PageCache {
         if let Some(frames) = &self.frames {
             frames.invalidate_all();
         }
+        if let Some(personal) = &self.personal {
+            personal.clear();
+        }
     }
 
-    /// The store's frame: from the cache (with a cart count of 0), or loaded with `load`
-    /// (as it is) and kept.
-    pub async fn frame<F>(&self, schema: &str, load: F) -> Result<Frame, StoreError>
+    /// The store's frame with a cart count of 0: from the cache, or loaded with `load` and
+    /// kept. Only a kept frame has an id (see [`StoreFrame::id`]).
+    pub async fn frame<F>(&self, schema: &str, load: F) -> Result<StoreFrame, StoreError>
     where
         F: AsyncFnOnce() -> Result<Frame, StoreError>,
     {
         let Some(frames) = self.frames.as_ref().filter(|_| self.is_listening()) else {
-            return load().await;
+            let frame = Frame {
+                cart_count: 0,
+                ..load().await?
+            };
+            return Ok(StoreFrame {
+                frame: Arc::new(frame),
+                id: None,
+            });
         };
         // Read before the frame's query runs (each statement sees what committed before it
         // started): a change committed after this moves the epoch, orphaning what we store.
@@ -172,45 +206,36 @@ impl PageCache {
             self.generation.load(Ordering::Acquire),
             self.epoch(schema)
         );
-        if let Some(frame) = frames.get(&key).await {
-            return Ok(Frame::clone(&frame));
+        if let Some(kept) = frames.get(&key).await {
+            return Ok(kept);
         }
-        let frame = load().await?;
-        let kept = Frame {
+        let frame = Frame {
             cart_count: 0,
-            ..frame.clone()
+            ..load().await?
         };
-        frames.insert(key, Arc::new(kept)).await;
-        Ok(frame)
+        let kept = StoreFrame {
+            frame: Arc::new(frame),
+            id: Some(NEXT_FRAME_ID.fetch_add(1, Ordering::Relaxed)),
+        };
+        frames.insert(key, kept.clone()).await;
+        Ok(kept)
     }
 
     /// A page rendered for one shopper (their cart), kept under `key` (see [`stamp`]) by
     /// [`PageCache::keep_personal`]: answered as it was, with `Cache-Control: no-store`.
-    pub async fn personal(&self, key: &str) -> Option<Response> {
-        let pages = self.pages.as_ref()?;
-        let page = pages.get(key).await?;
-        Some(page.respond(&HeaderMap::new()))
+    pub fn personal(&self, key: &str) -> Option<Response> {
+        let body = self.personal.as_ref()?.get(key)?;
+        Some(layout::no_store(StatusCode::OK, body))
     }
 
     /// Keeps a page rendered for one shopper (see [`PageCache::personal`]).
-    pub async fn keep_personal(&self, key: String, body: Bytes) {
-        let Some(pages) = &self.pages else { return };
-        if body.len() > MAX_PAGE_BYTES {
+    pub fn keep_personal(&self, key: String, body: Bytes) {
+        let Some(personal) = &self.personal else {
             return;
-        }
-        let headers = vec![
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ];
-        let page = CachedPage {
-            body,
-            headers,
-            etag: None,
         };
-        pages.insert(key, Arc::new(page)).await;
+        if body.len() <= MAX_PAGE_BYTES {
+            personal.insert(key, body);
+        }
     }
 
     /// Whether changes are being followed, so pages are served from the cache.
@@ -223,7 +248,8 @@ impl PageCache {
         match &self.pages {
             Some(pages) => {
                 pages.run_pending_tasks().await;
-                pages.entry_count()
+                let personal = self.personal.as_ref().map_or(0, PersonalPages::len);
+                pages.entry_count() + personal as u64
             }
             None => 0,
         }

@@ -32,7 +32,7 @@ pub async fn show_policy(
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let shop = Shop::load(&app, &mut tx, &session, base.clone()).await?;
     tx.end_read_only();
-    let s = &shop.store.settings;
+    let s = shop.settings();
     let (title, body_html) = match handle.as_str() {
         "refund-policy" => ("Refund policy", s.refund_policy_html.clone()),
         "shipping-policy" => ("Shipping policy", s.shipping_policy_html.clone()),
