@@ -7,6 +7,11 @@
 #
 #   bash tests/bench/storefront.sh            # DATABASE_URL's server, a fresh database
 #   DURATION=30s PRODUCTS=10000 bash tests/bench/storefront.sh
+#   COMPARE="/tmp/before ./target/release/storefront" ROUNDS=2 bash tests/bench/storefront.sh
+#
+# COMPARE measures release binaries against each other on one seeded store: each serves
+# in turn, ROUNDS times (the order alternates between rounds), so that the machine's drift
+# between runs (often 10 %) falls on all of them alike. The first one seeds the store.
 #
 # Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres) and
 # wrk (installed from Debian's packages when missing).
@@ -27,7 +32,8 @@ if ! command -v wrk >/dev/null; then
   (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null))
 fi
 
-if [[ "${BUILD:-1}" != 0 ]]; then
+read -r -a BINARIES <<<"${COMPARE:-./target/release/storefront}"
+if [[ -z "${COMPARE:-}" && "${BUILD:-1}" != 0 ]]; then
   echo "building the release binary"
   cargo build --release -p platform --bin storefront
 fi
@@ -35,22 +41,34 @@ fi
 psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 DATA_DIR=$(mktemp -d)
 LOG="$DATA_DIR/server.log"
-cleanup() {
+stop_server() {
   if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  SERVER=
+}
+cleanup() {
+  stop_server
   rm -rf "$DATA_DIR"
 }
 trap cleanup EXIT
 
+start_server() { # binary, then its command
+  local binary=$1
+  shift
+  DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" LISTEN_ADDR="127.0.0.1:$PORT" \
+    PLATFORM_DOMAIN="bench.test" BENCH_BASELINE=true RUST_LOG=warn \
+    "$binary" "$@" >"$LOG" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 3000); do
+    if curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$PORT/__bench/baseline"; then return; fi
+    if ! kill -0 "$SERVER" 2>/dev/null; then cat "$LOG"; echo "the server stopped"; exit 1; fi
+    sleep 0.2
+  done
+  echo "the server did not answer"
+  exit 1
+}
+
 echo "seeding the demo store with $PRODUCTS products and starting the server"
-DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" LISTEN_ADDR="127.0.0.1:$PORT" \
-  PLATFORM_DOMAIN="bench.test" BENCH_BASELINE=true RUST_LOG=warn \
-  ./target/release/storefront demo --products "$PRODUCTS" >"$LOG" 2>&1 &
-SERVER=$!
-for _ in $(seq 1 600); do
-  if curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$PORT/__bench/baseline"; then break; fi
-  if ! kill -0 "$SERVER" 2>/dev/null; then cat "$LOG"; echo "the server stopped"; exit 1; fi
-  sleep 1
-done
+start_server "${BINARIES[0]}" demo --products "$PRODUCTS"
 
 BASE="http://127.0.0.1:$PORT"
 SCHEMA=$(psql "$BENCH_URL" -Atq -c "SELECT schema_name FROM platform.tenants WHERE subdomain = 'demo'")
@@ -116,9 +134,7 @@ run() { # name path [cookie | "fresh carts"]
   printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
 }
 
-echo
-echo "wrk: $CONNECTIONS connections, $DURATION per page, 2 threads; catalog: $PRODUCTS sample products + demo catalog"
-RESULTS=$(
+run_all() {
   run baseline /__bench/baseline
   run home /
   run collection "/collections/all"
@@ -130,10 +146,36 @@ RESULTS=$(
   run "cart (first look)" /cart "fresh carts"
   run "home (shopper with a cart)" / "$COOKIE"
   run "product (shopper with a cart)" "/products/$HANDLE" "$COOKIE"
-)
-BASELINE_RPS=$(awk -F'\t' '$1 == "baseline" { print $2 }' <<<"$RESULTS")
-printf '%-32s %12s %10s %10s %12s %8s\n' page "requests/s" p50 p99 "of baseline" non-2xx
-while IFS=$'\t' read -r name rps p50 p99 non2xx; do
-  share=$(awk -v a="$rps" -v b="$BASELINE_RPS" 'BEGIN { printf "%.0f%%", 100 * a / b }')
-  printf '%-32s %12s %10s %10s %12s %8s\n' "$name" "$rps" "$p50" "$p99" "$share" "$non2xx"
-done <<<"$RESULTS"
+}
+
+print_results() { # results of run_all
+  local baseline_rps
+  baseline_rps=$(awk -F'\t' '$1 == "baseline" { print $2 }' <<<"$1")
+  printf '%-32s %12s %10s %10s %12s %8s\n' page "requests/s" p50 p99 "of baseline" non-2xx
+  while IFS=$'\t' read -r name rps p50 p99 non2xx; do
+    share=$(awk -v a="$rps" -v b="$baseline_rps" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+    printf '%-32s %12s %10s %10s %12s %8s\n' "$name" "$rps" "$p50" "$p99" "$share" "$non2xx"
+  done <<<"$1"
+}
+
+echo
+echo "wrk: $CONNECTIONS connections, $DURATION per page, 2 threads; catalog: $PRODUCTS sample products + demo catalog"
+if [[ -z "${COMPARE:-}" ]]; then
+  print_results "$(run_all)"
+  exit 0
+fi
+# A server starts with nothing kept, so every run's first looks are first looks.
+stop_server
+for round in $(seq 1 "${ROUNDS:-2}"); do
+  order=("${BINARIES[@]}")
+  if (( round % 2 == 0 )); then
+    for (( i = ${#BINARIES[@]} - 1, j = 0; i >= 0; i--, j++ )); do order[j]=${BINARIES[i]}; done
+  fi
+  for binary in "${order[@]}"; do
+    start_server "$binary" serve
+    echo
+    echo "== $binary, round $round"
+    print_results "$(run_all)"
+    stop_server
+  done
+done
