@@ -11,6 +11,7 @@
 # Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/bench/server.sh
 
 DURATION=${SECONDS_PER_RUN:-10}
 CLIENTS=${CLIENTS:-32}
@@ -44,11 +45,7 @@ DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" LISTEN_ADDR="127.0.0.1:$PORT" \
   PLATFORM_DOMAIN="bench.test" RUST_LOG=warn \
   ./target/release/storefront demo --products 200 >"$LOG" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 600); do
-  if curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$PORT/"; then break; fi
-  if ! kill -0 "$SERVER" 2>/dev/null; then cat "$LOG"; echo "the server stopped"; exit 1; fi
-  sleep 1
-done
+wait_for_server /
 SCHEMA=$(psql "$BENCH_URL" -Atq -c "SELECT schema_name FROM platform.tenants WHERE subdomain = 'demo'")
 # Stock that lasts the whole run, so every checkout can succeed.
 psql "$BENCH_URL" -q -c "SET search_path = $SCHEMA" \

@@ -17,6 +17,7 @@
 # wrk (installed from Debian's packages when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/bench/server.sh
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -58,13 +59,7 @@ start_server() { # binary, then its command
     PLATFORM_DOMAIN="bench.test" BENCH_BASELINE=true RUST_LOG=warn \
     "$binary" "$@" >"$LOG" 2>&1 &
   SERVER=$!
-  for _ in $(seq 1 3000); do
-    if curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$PORT/__bench/baseline"; then return; fi
-    if ! kill -0 "$SERVER" 2>/dev/null; then cat "$LOG"; echo "the server stopped"; exit 1; fi
-    sleep 0.2
-  done
-  echo "the server did not answer"
-  exit 1
+  wait_for_server /__bench/baseline
 }
 
 echo "seeding the demo store with $PRODUCTS products and starting the server"

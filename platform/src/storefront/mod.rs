@@ -14,7 +14,7 @@ pub mod layout;
 mod media;
 mod orders;
 pub mod page_cache;
-pub mod personal_pages;
+mod personal_pages;
 mod policies;
 mod search;
 mod seo;
