@@ -62,7 +62,9 @@ impl Deref for AppState {
 }
 
 impl App {
-    /// Builds the app on an open pool and starts the hostname listener.
+    /// Builds the app on an open pool and starts its background tasks: the one connection
+    /// that listens for change notifications (outside the pool), the caches following them,
+    /// mail delivery and search indexing.
     pub fn build(settings: Settings, db: PgPool) -> anyhow::Result<AppState> {
         let secret_key = secret_key(&settings)?;
         let cipher = billing::SecretsCipher::new(&secret_key)
@@ -80,21 +82,23 @@ impl App {
             std::time::Duration::from_millis(settings.theme_render_timeout_ms),
         );
         let pages = crate::storefront::page_cache::PageCache::new(
-            db.clone(),
             settings.page_cache_mb,
             std::time::Duration::from_secs(settings.page_cache_secs),
         );
-        let tasks = vec![
-            hosts.spawn_listener(),
-            themes.spawn_listener(),
-            pages.spawn_listener(),
-            mail_outbox::spawn_worker(db.clone(), Arc::clone(&mailer)),
+        let mut channels = crate::follow::Channels::new();
+        let mut tasks = vec![
+            hosts.spawn_listener(&mut channels),
+            themes.spawn_listener(&mut channels),
+            pages.spawn_listener(&mut channels),
+            mail_outbox::spawn_worker(db.clone(), Arc::clone(&mailer), &mut channels),
             search_index::spawn_worker(
                 Arc::clone(&search),
                 db.clone(),
                 std::time::Duration::from_secs(settings.search_sweep_secs),
+                &mut channels,
             ),
         ];
+        tasks.push(channels.start(PgConnectOptions::clone(&db.connect_options())));
         let views = Views::load()?;
         let reads = tenant_store::ReadLane::new(
             PgConnectOptions::clone(&db.connect_options()),

@@ -65,12 +65,14 @@ pub struct Settings {
     )]
     pub environment: Environment,
 
-    /// Most database connections this process opens.
+    /// Most database connections this process opens (at least 3): a quarter (1 to 8) for
+    /// one-message reads, one to listen for change notifications, the rest for the pool.
     #[arg(
         long,
         env = "DATABASE_MAX_CONNECTIONS",
         global = true,
-        default_value_t = 16
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(i64::from(crate::db::MIN_CONNECTIONS)..)
     )]
     pub database_max_connections: u32,
 

@@ -71,12 +71,20 @@ pub fn read_lane_share(max_connections: u32) -> usize {
     (max_connections / 4).clamp(1, 8) as usize
 }
 
-/// Connections of `DATABASE_MAX_CONNECTIONS` left to the pool (at least one).
+/// Connections of `DATABASE_MAX_CONNECTIONS` left to the pool (at least one): all but the
+/// read lane's and the one that listens for change notifications ([`crate::follow`]).
 pub fn pool_share(max_connections: u32) -> u32 {
     max_connections
-        .saturating_sub(read_lane_share(max_connections) as u32)
+        .saturating_sub(read_lane_share(max_connections) as u32 + LISTENING_CONNECTIONS)
         .max(1)
 }
+
+/// Connections a node holds to listen for change notifications.
+pub const LISTENING_CONNECTIONS: u32 = 1;
+
+/// The least `DATABASE_MAX_CONNECTIONS` that leaves each use a connection (the read lane,
+/// the listener, the pool).
+pub const MIN_CONNECTIONS: u32 = 3;
 
 /// Pool settings. Connections are recycled because PostgreSQL caches catalog entries for
 /// every schema a connection touches and never frees them: with thousands of tenant

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 
+use crate::follow::{Channels, Heard};
 use crate::mail::{Mailer, OutgoingMail};
 
 /// Channel that wakes the worker when mail is queued.
@@ -112,33 +112,23 @@ pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<u
     Ok(sent.len())
 }
 
-/// Runs the delivery loop until aborted: woken by NOTIFY when mail is queued, and every few
-/// seconds for retries.
-pub fn spawn_worker(pool: PgPool, mailer: Arc<dyn Mailer>) -> tokio::task::JoinHandle<()> {
+/// Runs the delivery loop until aborted: woken when mail is queued (a notification on the
+/// node's listener, see [`crate::follow`]), and every few seconds for retries.
+pub fn spawn_worker(
+    pool: PgPool,
+    mailer: Arc<dyn Mailer>,
+    channels: &mut Channels,
+) -> tokio::task::JoinHandle<()> {
+    let mut queued = channels.subscribe(CHANNEL);
     tokio::spawn(async move {
-        let mut listener = None;
         loop {
             if let Err(e) = deliver_due(&pool, mailer.as_ref()).await {
                 tracing::warn!(error = %e, "mail outbox round failed");
             }
-            if listener.is_none() {
-                listener = listen(&pool).await;
-            }
-            match &mut listener {
-                Some(l) => {
-                    // A wake-up, a timeout or a lost connection (listen again next round).
-                    if let Ok(Err(_)) = tokio::time::timeout(POLL, l.try_recv()).await {
-                        listener = None;
-                    }
-                }
-                None => tokio::time::sleep(POLL).await,
+            // A wake-up or a timeout; while nothing can be heard, the timeout alone.
+            if let Ok(Heard::Deaf) = tokio::time::timeout(POLL, queued.recv()).await {
+                tokio::time::sleep(POLL).await;
             }
         }
     })
-}
-
-async fn listen(pool: &PgPool) -> Option<PgListener> {
-    let mut l = PgListener::connect_with(pool).await.ok()?;
-    l.listen(CHANNEL).await.ok()?;
-    Some(l)
 }

@@ -274,11 +274,12 @@ impl Themes {
     }
 
     /// Follows theme changes announced by any node (see [`crate::follow`]).
-    pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_listener(
+        self: &Arc<Self>,
+        channels: &mut crate::follow::Channels,
+    ) -> tokio::task::JoinHandle<()> {
         crate::follow::spawn(
-            self.pool.clone(),
-            THEME_CHANNEL,
-            "theme",
+            channels.subscribe(THEME_CHANNEL),
             Arc::clone(self) as Arc<dyn crate::follow::Follower>,
         )
     }

@@ -167,7 +167,10 @@ impl TestApp {
         // read a page right after writing: the page cache's own tests switch it on.
         settings.page_cache_mb = 0;
         configure(&mut settings);
-        let pool = db.pool(8).await;
+        // The pool a node opens with these settings (`Database::open`).
+        let pool = db
+            .pool(platform::db::pool_share(settings.database_max_connections))
+            .await;
         platform::db::migrate_platform(&pool)
             .await
             .expect("migrating the platform schema");

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tenant_store::TenantSchema;
 
 use super::SearchIndexes;
+use crate::follow::{Channels, Heard};
 
 /// The channel the outbox trigger notifies.
 const CHANNEL: &str = "tenant_outbox";
@@ -27,20 +27,14 @@ pub fn spawn_worker(
     indexes: Arc<SearchIndexes>,
     db: PgPool,
     sweep: Duration,
+    channels: &mut Channels,
 ) -> tokio::task::JoinHandle<()> {
+    let mut outbox = channels.subscribe(CHANNEL);
     tokio::spawn(async move {
         let mut dirty: BTreeSet<String> = BTreeSet::new();
         let mut later: BTreeSet<String> = BTreeSet::new();
-        let mut listener: Option<PgListener> = None;
         let mut next_sweep = Instant::now();
         loop {
-            if listener.is_none() {
-                listener = listen(&db).await;
-                if listener.is_some() {
-                    // Notifications sent while nobody listened are lost: look everywhere.
-                    next_sweep = Instant::now();
-                }
-            }
             if Instant::now() >= next_sweep {
                 match crate::tenancy::list(&db).await {
                     Ok(tenants) => {
@@ -74,38 +68,29 @@ pub fn spawn_worker(
             } else {
                 RETRY
             };
-            match &mut listener {
-                Some(l) => match tokio::time::timeout(wait, l.try_recv()).await {
-                    Ok(Ok(Some(notification))) => {
-                        indexes.mark_behind(notification.payload());
-                        dirty.insert(notification.payload().to_owned());
-                        while dirty.len() < GATHER_MAX {
-                            match tokio::time::timeout(GATHER, l.try_recv()).await {
-                                Ok(Ok(Some(n))) => {
-                                    indexes.mark_behind(n.payload());
-                                    dirty.insert(n.payload().to_owned());
-                                }
-                                Ok(_) => {
-                                    listener = None;
-                                    break;
-                                }
-                                Err(_) => break,
+            match tokio::time::timeout(wait, outbox.recv()).await {
+                Ok(Heard::Notified(store)) => {
+                    indexes.mark_behind(&store);
+                    dirty.insert(store);
+                    while dirty.len() < GATHER_MAX {
+                        match tokio::time::timeout(GATHER, outbox.recv()).await {
+                            Ok(Heard::Notified(store)) => {
+                                indexes.mark_behind(&store);
+                                dirty.insert(store);
                             }
+                            Ok(Heard::Listening) => {
+                                next_sweep = Instant::now();
+                                break;
+                            }
+                            Ok(Heard::Deaf) | Err(_) => break,
                         }
                     }
-                    // The connection was lost: listen again (and sweep) next round.
-                    Ok(_) => listener = None,
-                    Err(_) => {}
-                },
-                None => tokio::time::sleep(wait.min(Duration::from_secs(5))).await,
+                }
+                // Notifications sent while nobody listened are lost: look everywhere.
+                Ok(Heard::Listening) => next_sweep = Instant::now(),
+                Ok(Heard::Deaf) | Err(_) => {}
             }
             dirty.append(&mut later);
         }
     })
-}
-
-async fn listen(db: &PgPool) -> Option<PgListener> {
-    let mut listener = PgListener::connect_with(db).await.ok()?;
-    listener.listen(CHANNEL).await.ok()?;
-    Some(listener)
 }

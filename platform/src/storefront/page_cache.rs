@@ -26,7 +26,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use moka::future::Cache;
-use sqlx::PgPool;
 use tenant_store::StoreError;
 use tenant_store::shop::Frame;
 use tower_sessions::Session;
@@ -109,12 +108,11 @@ pub struct PageCache {
     generation: AtomicU64,
     /// True while the listener is connected: only then can a stored page be trusted.
     listening: AtomicBool,
-    pool: PgPool,
 }
 
 impl PageCache {
     /// A cache of at most `megabytes` of pages, each served for at most `ttl`.
-    pub fn new(pool: PgPool, megabytes: u64, ttl: Duration) -> Arc<Self> {
+    pub fn new(megabytes: u64, ttl: Duration) -> Arc<Self> {
         let bytes = megabytes * 1024 * 1024;
         let pages = (megabytes > 0).then(|| {
             Cache::builder()
@@ -148,7 +146,6 @@ impl PageCache {
             next_epoch: AtomicU64::new(1),
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
-            pool,
         })
     }
 
@@ -262,14 +259,15 @@ impl PageCache {
 
     /// Follows store changes announced by the database (see [`crate::follow`]), moving
     /// those stores to new epochs.
-    pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_listener(
+        self: &Arc<Self>,
+        channels: &mut crate::follow::Channels,
+    ) -> tokio::task::JoinHandle<()> {
         if self.pages.is_none() {
             return tokio::spawn(async {});
         }
         crate::follow::spawn(
-            self.pool.clone(),
-            PAGES_CHANNEL,
-            "page cache",
+            channels.subscribe(PAGES_CHANNEL),
             Arc::clone(self) as Arc<dyn crate::follow::Follower>,
         )
     }

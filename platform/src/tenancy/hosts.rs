@@ -140,11 +140,12 @@ impl HostResolver {
     }
 
     /// Follows hostname changes announced by any node (see [`crate::follow`]).
-    pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_listener(
+        self: &Arc<Self>,
+        channels: &mut crate::follow::Channels,
+    ) -> tokio::task::JoinHandle<()> {
         crate::follow::spawn(
-            self.pool.clone(),
-            HOSTNAMES_CHANNEL,
-            "hostname",
+            channels.subscribe(HOSTNAMES_CHANNEL),
             Arc::clone(self) as Arc<dyn crate::follow::Follower>,
         )
     }

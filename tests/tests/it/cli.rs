@@ -197,6 +197,21 @@ async fn migrate_reports_what_it_did() {
 }
 
 #[tokio::test]
+async fn too_few_database_connections_are_refused_with_the_least_allowed() {
+    let app = TestApp::spawn().await;
+    let (result, _) = app
+        .cli(&["--database-max-connections", "2", "migrate"], "")
+        .await;
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(err.contains("--database-max-connections"), "{err}");
+    assert!(err.contains("2 is not in 3.."), "{err}");
+    let (result, _) = app
+        .cli(&["--database-max-connections", "3", "migrate"], "")
+        .await;
+    result.unwrap();
+}
+
+#[tokio::test]
 async fn demo_creates_the_demo_store_once_serves_it_and_stops_on_signal() {
     let db = storefront_tests::TestDb::create().await;
     let data_dir = tempfile::tempdir().unwrap();

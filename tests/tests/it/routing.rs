@@ -141,3 +141,53 @@ async fn health_endpoints_answer_on_every_host() {
         assert_eq!(json["database"], "ok");
     }
 }
+
+/// What the app's connections to `app`'s database that listen for notifications last ran.
+async fn listening(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'storefront' \
+           AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_node_listens_for_every_change_on_one_connection_of_its_own() {
+    let app = TestApp::spawn().await;
+    for _ in 0..200 {
+        if !listening(&app).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Every follower has started by now: each would have had its own connection.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listening = listening(&app).await;
+    assert_eq!(listening.len(), 1, "{listening:?}");
+    for channel in [
+        "storefront_hostnames",
+        "storefront_theme",
+        "storefront_mail",
+        "tenant_outbox",
+    ] {
+        assert!(listening[0].contains(channel), "{channel}: {listening:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_node_with_the_fewest_connections_allowed_serves_its_stores_and_follows_changes() {
+    // One connection for the pool, one for the read lane, one to listen.
+    let app = TestApp::spawn_with(|s| s.database_max_connections = 3).await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    let host = "alpha.storefront.test";
+    for path in ["/", "/cart", "/collections/all", "/search?q=shirt"] {
+        let (status, _) = app.get_text(host, path).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    // A store deleted in the database is dropped here by notification.
+    assert!(tenancy::delete(&app.pool, "alpha").await.unwrap());
+    wait_for_status(&app, host, 404).await;
+}
