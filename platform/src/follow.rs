@@ -59,8 +59,8 @@ impl Channels {
     /// of its own, of one connection, through which the listener reconnects), until the
     /// task is aborted; after a lost connection it tries again every second.
     pub fn start(self, options: PgConnectOptions) -> tokio::task::JoinHandle<()> {
-        let hub = Arc::new(self);
         tokio::spawn(async move {
+            let hub = self;
             let pool = PgPoolOptions::new()
                 .max_connections(1)
                 .min_connections(0)

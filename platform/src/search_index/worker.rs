@@ -33,7 +33,9 @@ pub fn spawn_worker(
     tokio::spawn(async move {
         let mut dirty: BTreeSet<String> = BTreeSet::new();
         let mut later: BTreeSet<String> = BTreeSet::new();
-        let mut next_sweep = Instant::now();
+        // The first sweep comes when the listener starts listening (and another each time
+        // it listens again): notifications sent before are unknown.
+        let mut next_sweep = Instant::now() + sweep;
         loop {
             if Instant::now() >= next_sweep {
                 match crate::tenancy::list(&db).await {
