@@ -98,10 +98,11 @@ impl App {
                 &mut channels,
             ),
         ];
-        tasks.push(channels.start(PgConnectOptions::clone(&db.connect_options())));
+        let connect_options = PgConnectOptions::clone(&db.connect_options());
+        tasks.push(channels.start(connect_options.clone()));
         let views = Views::load()?;
         let reads = tenant_store::ReadLane::new(
-            PgConnectOptions::clone(&db.connect_options()),
+            connect_options,
             tenant_store::LaneLimits::new(crate::db::read_lane_share(
                 settings.database_max_connections,
             )),

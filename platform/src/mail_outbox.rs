@@ -125,10 +125,10 @@ pub fn spawn_worker(
             if let Err(e) = deliver_due(&pool, mailer.as_ref()).await {
                 tracing::warn!(error = %e, "mail outbox round failed");
             }
-            // A wake-up or a timeout; while nothing can be heard, the timeout alone.
-            if let Ok(Heard::Deaf) = tokio::time::timeout(POLL, queued.recv()).await {
-                tokio::time::sleep(POLL).await;
-            }
+            // Woken by a notification, or at the next poll; being told the listener is
+            // deaf (again each second while it is) wakes nothing.
+            let next_poll = tokio::time::Instant::now() + POLL;
+            while let Ok(Heard::Deaf) = tokio::time::timeout_at(next_poll, queued.recv()).await {}
         }
     })
 }
