@@ -1,6 +1,7 @@
 //! CSRF protection for every form: a per-session token that each unsafe request must carry
 //! (form field `_csrf`, header `x-csrf-token`, or `?_csrf=` for multipart forms), plus a
-//! same-origin check on the `Origin` header when a browser sends one.
+//! check of what the browser says of where the request comes from (`Sec-Fetch-Site`, else
+//! `Origin`).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
@@ -51,7 +52,8 @@ pub async fn verify(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     if SESSIONLESS_FORMS.contains(&req.uri().path()) {
-        if !same_origin(&req) {
+        // No token to vouch for an opaque origin: only this host, or no browser at all.
+        if !matches!(source(&req), Source::ThisHost | Source::Unsaid) {
             return AppError::CsrfRejected.into_response();
         }
         return next.run(req).await;
@@ -63,7 +65,9 @@ pub async fn verify(req: Request, next: Next) -> Response {
 }
 
 async fn check(req: Request) -> Result<Request, AppError> {
-    if !same_origin(&req) {
+    // An opaque origin passes here only to have its token checked: the session's token is
+    // in no page but this host's own.
+    if source(&req) == Source::Elsewhere {
         return Err(AppError::CsrfRejected);
     }
     let Some(session) = req.extensions().get::<Session>().cloned() else {
@@ -115,27 +119,129 @@ fn field(encoded: &[u8]) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// A browser names the page a form was posted from; it must be this host.
-fn same_origin(req: &Request) -> bool {
-    let Some(origin) = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return true;
+/// Where the browser says an unsafe request comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// A page of this very host (or the person's own action, such as a bookmark).
+    ThisHost,
+    /// Nothing said: not a browser (curl, an API client) or a very old one.
+    Unsaid,
+    /// `Origin: null`: an opaque origin. Chromium sends it for a form on a page served with
+    /// `Referrer-Policy: no-referrer` (the order and payment pages, whose address is a
+    /// secret) when the site is not on HTTPS, where it sends no `Sec-Fetch-Site`; but a
+    /// sandboxed frame or a `data:` page elsewhere sends it too.
+    Opaque,
+    /// Another host: every other store is a sibling subdomain of the platform domain, so
+    /// "same site" is elsewhere too.
+    Elsewhere,
+}
+
+/// Reads `Sec-Fetch-Site` when the browser sends it (every current browser does, over
+/// HTTPS), otherwise `Origin`.
+fn source(req: &Request) -> Source {
+    let get = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        return if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") {
+            Source::ThisHost
+        } else {
+            Source::Elsewhere
+        };
+    }
+    let Some(origin) = get(header::ORIGIN.as_str()) else {
+        return Source::Unsaid;
     };
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let origin_host = origin
-        .split_once("://")
-        .map_or(origin, |(_, rest)| rest)
-        .trim_end_matches('/');
-    origin_host.eq_ignore_ascii_case(host)
+    if origin == "null" {
+        return Source::Opaque;
+    }
+    let host = get(header::HOST.as_str()).unwrap_or("");
+    match origin.split_once("://") {
+        Some((_, origin_host)) if origin_host.trim_end_matches('/').eq_ignore_ascii_case(host) => {
+            Source::ThisHost
+        }
+        _ => Source::Elsewhere,
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(headers: &[(&str, &str)]) -> Request {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/cart/add")
+            .header(header::HOST, "alpha.storefront.test");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn the_browser_says_where_a_form_comes_from() {
+        for (headers, expected) in [
+            // Chromium over HTTPS, from an ordinary page and from a `no-referrer` page.
+            (
+                &[
+                    ("sec-fetch-site", "same-origin"),
+                    ("origin", "https://alpha.storefront.test"),
+                ][..],
+                Source::ThisHost,
+            ),
+            (
+                &[("sec-fetch-site", "same-origin"), ("origin", "null")][..],
+                Source::ThisHost,
+            ),
+            (&[("sec-fetch-site", "none")][..], Source::ThisHost),
+            // Over plain HTTP: no Fetch Metadata.
+            (
+                &[("origin", "http://alpha.storefront.test")][..],
+                Source::ThisHost,
+            ),
+            (
+                &[("origin", "http://ALPHA.storefront.test/")][..],
+                Source::ThisHost,
+            ),
+            (&[("origin", "null")][..], Source::Opaque),
+            (&[][..], Source::Unsaid),
+            // Another store is a sibling subdomain: same site, not same origin.
+            (
+                &[
+                    ("sec-fetch-site", "same-site"),
+                    ("origin", "https://evil.storefront.test"),
+                ][..],
+                Source::Elsewhere,
+            ),
+            (
+                &[
+                    ("sec-fetch-site", "cross-site"),
+                    ("origin", "https://evil.example"),
+                ][..],
+                Source::Elsewhere,
+            ),
+            // Fetch Metadata wins over an Origin that looks right.
+            (
+                &[
+                    ("sec-fetch-site", "cross-site"),
+                    ("origin", "http://alpha.storefront.test"),
+                ][..],
+                Source::Elsewhere,
+            ),
+            (&[("origin", "https://evil.example")][..], Source::Elsewhere),
+            (
+                &[("origin", "http://alpha.storefront.test.evil.example")][..],
+                Source::Elsewhere,
+            ),
+            (
+                &[("origin", "alpha.storefront.test")][..],
+                Source::Elsewhere,
+            ),
+        ] {
+            assert_eq!(source(&post(headers)), expected, "{headers:?}");
+        }
+    }
 }

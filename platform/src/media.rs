@@ -132,14 +132,27 @@ impl MediaStore {
         Ok(())
     }
 
-    /// A stored rendition, or `None` when there is none at that width.
-    pub async fn open(&self, storage_key: &str, width: u32) -> anyhow::Result<Option<GetResult>> {
-        let path = rendition_path(storage_key, width);
-        match self.store.get(&path).await {
-            Ok(found) => Ok(Some(found)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("reading {path}"))),
+    /// The rendition to show for a request at `width`: the one stored at that width, else
+    /// (for an original narrower than `width`, which is never scaled up) the widest stored
+    /// below it; with the slot it came from. `None` when the image has none at all.
+    ///
+    /// Every width of [`IMAGE_WIDTHS`] thus answers for every image, so pages, feeds, the
+    /// API and exported files may ask for any of them.
+    pub async fn open(
+        &self,
+        storage_key: &str,
+        width: u32,
+    ) -> anyhow::Result<Option<(u32, GetResult)>> {
+        let candidates = IMAGE_WIDTHS.into_iter().rev().filter(|w| *w <= width);
+        for slot in candidates {
+            let path = rendition_path(storage_key, slot);
+            match self.store.get(&path).await {
+                Ok(found) => return Ok(Some((slot, found))),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {path}"))),
+            }
         }
+        Ok(None)
     }
 
     /// Deletes every rendition stored under `storage_key`.

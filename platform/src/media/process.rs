@@ -74,9 +74,9 @@ pub struct Processed {
     pub width: u32,
     /// Height of the original as displayed, in pixels.
     pub height: u32,
-    /// `(width slot, JPEG bytes)`, smallest first: every width of [`IMAGE_WIDTHS`] not wider
-    /// than the original, or only the smallest slot (holding the original size) for an
-    /// image narrower than that. Nothing is ever scaled up.
+    /// `(width slot, JPEG bytes)`, smallest first, one for each of [`slots_for`] the
+    /// original's width; the largest holds the original's own size. Nothing is ever scaled
+    /// up.
     pub renditions: Vec<(u32, Vec<u8>)>,
 }
 
@@ -153,14 +153,17 @@ fn flatten(image: DynamicImage) -> RgbImage {
     rgb
 }
 
-/// The width slots an image of `width` pixels is stored at.
+/// The width slots an image of `width` pixels is stored at: every slot of [`IMAGE_WIDTHS`]
+/// not wider than the original, and the next one up holding the original at its own size
+/// (so the full picture is always kept, and nothing is ever scaled up).
 pub fn slots_for(width: u32) -> Vec<u32> {
-    let fitting: Vec<u32> = IMAGE_WIDTHS.into_iter().filter(|w| *w <= width).collect();
-    if fitting.is_empty() {
-        vec![IMAGE_WIDTHS[0]]
-    } else {
-        fitting
+    let mut slots: Vec<u32> = IMAGE_WIDTHS.into_iter().filter(|w| *w <= width).collect();
+    if slots.last() != Some(&width)
+        && let Some(next) = IMAGE_WIDTHS.into_iter().find(|w| *w > width)
+    {
+        slots.push(next);
     }
+    slots
 }
 
 fn renditions(original: RgbImage) -> Result<Vec<(u32, Vec<u8>)>, UploadError> {
@@ -211,7 +214,10 @@ mod tests {
     fn widths_never_exceed_the_original_and_one_always_exists() {
         assert_eq!(slots_for(100), [160]);
         assert_eq!(slots_for(160), [160]);
-        assert_eq!(slots_for(1200), [160, 480, 1024]);
+        assert_eq!(slots_for(400), [160, 480]);
+        assert_eq!(slots_for(480), [160, 480]);
+        assert_eq!(slots_for(800), [160, 480, 1024]);
+        assert_eq!(slots_for(1200), [160, 480, 1024, 2048]);
         assert_eq!(slots_for(5000), [160, 480, 1024, 2048]);
     }
 
@@ -226,6 +232,20 @@ mod tests {
         assert_eq!(back.dimensions(), (100, 50));
         let px = back.get_pixel(50, 25);
         assert!(px[0] > 200 && px[1] > 100, "blended onto white: {px:?}");
+    }
+
+    #[test]
+    fn an_image_between_slots_keeps_its_own_size_in_the_next_slot_up() {
+        let done = process(&png(400, 200)).unwrap();
+        let sizes: Vec<(u32, (u32, u32))> = done
+            .renditions
+            .iter()
+            .map(|(slot, jpeg)| {
+                let back = image::load_from_memory(jpeg).unwrap();
+                (*slot, (back.width(), back.height()))
+            })
+            .collect();
+        assert_eq!(sizes, [(160, (160, 80)), (480, (400, 200))]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `/media/<storage key>/<width>`: product image renditions, streamed from the object store
-//! with immutable caching (the keys are content-addressed).
+//! with immutable caching (the keys are content-addressed). Every width answers: an image
+//! narrower than the width asked is shown at the widest size it has.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -14,8 +15,8 @@ use crate::media::{self, RENDITION_CONTENT_TYPE};
 /// A year: the bytes at a media URL never change.
 const CACHE_FOREVER: &str = "public, max-age=31536000, immutable";
 
-/// `GET /media/{*path}`: one rendition of one of this store's images; 404 for anything
-/// else, including another store's keys.
+/// `GET /media/{*path}`: one rendition of one of this store's images (the widest there is
+/// up to the width asked); 404 for anything else, including another store's keys.
 pub async fn show_media(
     State(app): State<AppState>,
     tenant: CurrentTenant,
@@ -23,17 +24,17 @@ pub async fn show_media(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let (key, width) = media::parse_media_path(&path, &tenant.schema).ok_or(AppError::NotFound)?;
-    let hash = key.rsplit('/').next().unwrap_or_default();
-    let etag = format!("\"{hash}-{width}\"");
-    let cached = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let found = app
+    let (slot, found) = app
         .media
         .open(&key, width)
         .await?
         .ok_or(AppError::NotFound)?;
+    let hash = key.rsplit('/').next().unwrap_or_default();
+    let etag = format!("\"{hash}-{slot}\"");
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
     let mut res = if cached {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

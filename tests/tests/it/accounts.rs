@@ -258,6 +258,96 @@ async fn forms_without_the_sessions_csrf_token_are_refused_and_change_nothing() 
 }
 
 #[tokio::test]
+async fn an_opaque_origin_needs_the_sessions_token_and_another_stores_page_never_passes() {
+    // Chromium posts a form from a `Referrer-Policy: no-referrer` page (the order and
+    // payment pages) with `Origin: null` and, over plain HTTP, no `Sec-Fetch-Site`.
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    let hat = crate::fixtures::product(&app, &alpha, "Wool hat", 2500, 5).await;
+    let mut shopper = app.browser("alpha.storefront.test");
+    let token = shopper.get("/admin/login").await.csrf();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: &str, fields: Vec<(&'static str, String)>, headers: &[(&str, &str)]| {
+        let mut req = client
+            .post(format!("http://{}{path}", app.addr))
+            .form(&fields);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req
+    };
+    let sign_in = |csrf: &str| {
+        vec![
+            ("_csrf", csrf.to_owned()),
+            ("email", "owner@alpha.example.com".to_owned()),
+            ("password", "not the password".to_owned()),
+        ]
+    };
+    let null = [("origin", "null")];
+
+    // With the session's token it is judged on its merits (a wrong password), without it
+    // refused.
+    let page = shopper
+        .send(post("/admin/login", sign_in(&token), &null))
+        .await;
+    assert_ne!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("Email or password is incorrect."));
+    let page = shopper.send(post("/admin/login", sign_in(""), &null)).await;
+    assert_eq!(page.status, 403);
+
+    // A form without a token can't vouch for an opaque origin.
+    let add = || {
+        vec![
+            ("product", hat.handle.clone()),
+            ("id", hat.variant.to_string()),
+            ("quantity", "1".to_owned()),
+        ]
+    };
+    assert_eq!(
+        shopper.send(post("/cart/add", add(), &null)).await.status,
+        403
+    );
+
+    // Another store's page: over HTTPS the browser says "same-site", over HTTP its origin.
+    for headers in [
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://evil.storefront.test"),
+        ][..],
+        &[("origin", "http://evil.storefront.test")][..],
+    ] {
+        let page = shopper
+            .send(post("/admin/login", sign_in(&token), headers))
+            .await;
+        assert_eq!(page.status, 403, "{headers:?}");
+        assert_eq!(
+            shopper.send(post("/cart/add", add(), headers)).await.status,
+            403,
+            "{headers:?}"
+        );
+    }
+    let mut tx = tenant_store::begin(&app.pool, &alpha.schema).await.unwrap();
+    let lines: i64 = sqlx::query_scalar("SELECT count(*) FROM cart_lines")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(lines, 0);
+    drop(tx);
+
+    // This store's own pages pass, with Fetch Metadata or without.
+    for headers in [
+        &[("sec-fetch-site", "same-origin"), ("origin", "null")][..],
+        &[("origin", "http://alpha.storefront.test")][..],
+    ] {
+        let page = shopper.send(post("/cart/add", add(), headers)).await;
+        assert_eq!(page.status, 303, "{headers:?}: {}", page.body);
+    }
+}
+
+#[tokio::test]
 async fn sign_in_rotates_the_session_and_sign_out_ends_it() {
     let app = TestApp::spawn().await;
     sign_up(

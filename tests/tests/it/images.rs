@@ -238,10 +238,17 @@ async fn a_good_image_is_resized_stored_and_served_with_immutable_caching() {
     );
     assert_eq!((served.width(), served.height()), (480, 320));
 
-    for (width, status) in [(160, 200), (1024, 200), (2048, 404), (640, 404)] {
+    // Every width a page may ask for answers, never scaled up: the 2048 px slot holds the
+    // 1200 px original. Widths the store never makes are 404s.
+    for (width, size) in [(160, (160, 107)), (1024, (1024, 683)), (2048, (1200, 800))] {
         let path = format!("/media/{}/{width}", image.storage_key);
-        assert_eq!(app.get(&shopper, &path).await.status(), status, "{path}");
+        let res = app.get(&shopper, &path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let served = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+        assert_eq!((served.width(), served.height()), size, "{path}");
     }
+    let path = format!("/media/{}/640", image.storage_key);
+    assert_eq!(app.get(&shopper, &path).await.status(), 404, "{path}");
     // A cache holding the rendition revalidates without a body.
     let client = reqwest::Client::new();
     let not_modified = client
@@ -262,7 +269,7 @@ async fn a_good_image_is_resized_stored_and_served_with_immutable_caching() {
         .iter()
         .map(|p| p.strip_prefix(&dir).unwrap().display().to_string())
         .collect();
-    assert_eq!(files, ["1024.jpg", "160.jpg", "480.jpg"]);
+    assert_eq!(files, ["1024.jpg", "160.jpg", "2048.jpg", "480.jpg"]);
 
     // The editor shows the thumbnail with its alt text and the forms.
     let editor = owner.get(&format!("/admin/products/{product}")).await;
@@ -300,6 +307,53 @@ async fn a_good_image_is_resized_stored_and_served_with_immutable_caching() {
             .await
             .unwrap();
     assert_eq!(updates, 2);
+}
+
+/// The served image's size and the slot its ETag names.
+async fn served(app: &TestApp, host: &str, path: &str) -> ((u32, u32), String) {
+    let res = app.get(host, path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let image = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    ((image.width(), image.height()), etag)
+}
+
+#[tokio::test]
+async fn a_small_image_answers_at_every_width_at_its_own_size() {
+    // Pages ask for fixed widths (a logo at 480, a product's main image at 1024, feeds at
+    // 2048) whatever the original's size: none of them may be a broken image.
+    let app = TestApp::spawn().await;
+    let (alpha, mug) = store_with_product(&app, "alpha").await;
+    let mut owner = signed_in(&app, "alpha", "owner@alpha.example.com").await;
+    let small = png(&RgbImage::from_fn(300, 200, |x, _| Rgb([x as u8, 80, 160])));
+    let done = upload(&app, &mut owner, mug, "small.png", small, "small").await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let key = images_of(&app, &alpha, mug).await[0].storage_key.clone();
+    assert_eq!(
+        stored_files(&app, &alpha).len(),
+        2,
+        "160 px and the original"
+    );
+
+    let host = TestApp::store_host("alpha");
+    let (size, etag_160) = served(&app, &host, &format!("/media/{key}/160")).await;
+    assert_eq!(size, (160, 107));
+    for width in [480, 1024, 2048] {
+        let (size, etag) = served(&app, &host, &format!("/media/{key}/{width}")).await;
+        assert_eq!(size, (300, 200), "never scaled up: {width}");
+        assert!(
+            etag.ends_with("-480\""),
+            "named by the rendition served: {etag}"
+        );
+    }
+
+    // An image stored before its original was kept in the next slot up has only its
+    // smaller renditions: every width still answers, with the widest there is.
+    std::fs::remove_file(media_dir(&app).join(&key).join("480.jpg")).unwrap();
+    for width in [480, 1024, 2048] {
+        let (size, etag) = served(&app, &host, &format!("/media/{key}/{width}")).await;
+        assert_eq!((size, etag), ((160, 107), etag_160.clone()), "{width}");
+    }
 }
 
 #[tokio::test]
@@ -520,7 +574,7 @@ async fn deleting_an_image_removes_its_files_once_no_image_uses_them() {
         [(1, "first"), (2, "second")]
     );
     let key = mug_images[0].storage_key.clone();
-    assert_eq!(stored_files(&app, &alpha).len(), 3);
+    assert_eq!(stored_files(&app, &alpha).len(), 4);
 
     let delete =
         |product: Uuid, image: Uuid| format!("/admin/products/{product}/images/{image}/delete");
@@ -546,7 +600,7 @@ async fn deleting_an_image_removes_its_files_once_no_image_uses_them() {
         "positions close up"
     );
     for (product, image) in [(mug, left[0].id), (cup, cup_image)] {
-        assert_eq!(stored_files(&app, &alpha).len(), 3, "still referenced");
+        assert_eq!(stored_files(&app, &alpha).len(), 4, "still referenced");
         let page = owner
             .post_form(&delete(product, image), &[("_csrf", &csrf)])
             .await;
