@@ -5,6 +5,7 @@
 //! every test process), and drops it afterwards. Tests therefore run in parallel without
 //! seeing each other's tenants.
 
+pub mod browser;
 pub mod dns;
 pub mod smtp;
 

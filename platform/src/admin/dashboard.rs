@@ -1,9 +1,9 @@
 //! `GET /admin`: the merchant's home in the admin: what needs attention today.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Html;
 use billing::Currency;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tenant_store::catalog::{self, inventory};
 use tenant_store::reports;
 use tenant_store::settings::{self, StoreSettings};
@@ -35,6 +35,8 @@ struct DashboardView {
     store: StoreSettings,
     suspended: bool,
     email_verified: bool,
+    /// The verification mail was just sent again (`?verification=sent`).
+    verification_sent: bool,
     product_count: i64,
     low_stock: Vec<inventory::LowStock>,
     low_stock_threshold: i32,
@@ -42,11 +44,20 @@ struct DashboardView {
     today: Option<TodayView>,
 }
 
+/// What the dashboard's address may say about the action that led there.
+#[derive(Deserialize)]
+pub struct DashboardQuery {
+    /// `sent` after the verification mail was sent again.
+    #[serde(default)]
+    verification: Option<String>,
+}
+
 /// The dashboard.
 pub async fn show_dashboard(
     State(app): State<AppState>,
     tenant: CurrentTenant,
     merchant: CurrentMerchant,
+    Query(query): Query<DashboardQuery>,
 ) -> Result<Html<String>, AppError> {
     let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
     let store = settings::load(&mut tx).await?;
@@ -82,6 +93,7 @@ pub async fn show_dashboard(
         store,
         suspended: tenant.status == "suspended",
         email_verified,
+        verification_sent: query.verification.as_deref() == Some("sent"),
         product_count,
         low_stock,
         low_stock_threshold,

@@ -262,7 +262,7 @@ struct JobView {
     percent: i64,
 }
 
-/// `GET /admin/products/import/{id}`: progress (the page reloads itself while the import
+/// `GET /admin/products/import/{id}`: progress (the page follows the import while it
 /// runs), then the report.
 pub async fn show_import_job(
     State(app): State<AppState>,
@@ -288,14 +288,9 @@ pub async fn show_import_job(
         percent,
         job,
     };
-    let refresh = view.running && !view.stalled;
-    let mut response = Html(app.views.render("admin/import_job.html", &view)?).into_response();
-    if refresh {
-        response
-            .headers_mut()
-            .insert("refresh", HeaderValue::from_static("1"));
-    }
-    Ok(response)
+    // No `Refresh` header: a timed reload loses the reader's place and focus; the page
+    // follows a running import in place with a script (and a `<noscript>` refresh).
+    Ok(Html(app.views.render("admin/import_job.html", &view)?).into_response())
 }
 
 type Chunk = Result<Bytes, std::io::Error>;

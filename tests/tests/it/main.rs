@@ -9,6 +9,7 @@ mod api;
 mod api_content;
 mod api_orders;
 mod best_selling;
+mod browser;
 mod catalog;
 mod checkout;
 mod cli;
