@@ -103,9 +103,12 @@ impl App {
         let views = Views::load()?;
         let reads = tenant_store::ReadLane::new(
             connect_options,
-            tenant_store::LaneLimits::new(crate::db::read_lane_share(
-                settings.database_max_connections,
-            )),
+            tenant_store::LaneLimits {
+                acquire_timeout: crate::db::ACQUIRE_TIMEOUT,
+                ..tenant_store::LaneLimits::new(crate::db::read_lane_share(
+                    settings.database_max_connections,
+                ))
+            },
         );
         let sweep_every = std::time::Duration::from_secs(settings.reservation_sweep_secs);
         Ok(AppState(Arc::new_cyclic(|app| {

@@ -86,6 +86,11 @@ pub const LISTENING_CONNECTIONS: u32 = 1;
 /// the listener, the pool).
 pub const MIN_CONNECTIONS: u32 = 3;
 
+/// Longest a request waits for a database connection before it is answered 503 (with
+/// `Retry-After`): against a database that is down or unreachable, a quick "try again"
+/// beats a page that hangs; under ordinary load a connection comes in milliseconds.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Pool settings. Connections are recycled because PostgreSQL caches catalog entries for
 /// every schema a connection touches and never frees them: with thousands of tenant
 /// schemas a long-lived connection grows without bound.
@@ -93,7 +98,7 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .max_lifetime(Duration::from_secs(15 * 60))
         .idle_timeout(Duration::from_secs(60))
         // A connection handed straight back and forth under load is known to be alive:

@@ -44,6 +44,10 @@ pub enum AppError {
     /// 503: the service (or this store) cannot answer right now.
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After`: the database can't be reached (down, restarting, or every
+    /// connection busy for longer than a request may wait).
+    #[error("database unavailable")]
+    DatabaseUnavailable,
     /// 500: anything else. Logged; the user sees only an apology and the request id.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -64,7 +68,7 @@ impl AppError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,6 +85,7 @@ impl AppError {
             Self::CsrfRejected => "csrf_rejected",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::DatabaseUnavailable => "database_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -105,6 +110,9 @@ impl AppError {
                     format!("{} minutes", retry_after_secs.div_ceil(60))
                 }
             ),
+            Self::DatabaseUnavailable => {
+                "We can't reach our database just now. Please try again in a moment.".into()
+            }
             Self::Internal(_) => "Something went wrong on our side. Please try again.".into(),
         }
     }
@@ -116,14 +124,51 @@ impl AppError {
             Self::Unauthorized => "Sign in required",
             Self::Forbidden | Self::CsrfRejected => "Not allowed",
             Self::TooManyRequests { .. } => "Too many attempts",
-            Self::Unavailable(_) => "Unavailable",
+            Self::Unavailable(_) | Self::DatabaseUnavailable => "Unavailable",
             Self::Internal(_) => "Something went wrong",
         }
     }
 }
 
+/// Seconds a client is asked to wait when the database can't be reached.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether a database error means the database can't be reached (rather than that a
+/// statement failed): no connection to be had in time, the connection broke, or the
+/// server is shutting down, starting or full.
+pub fn database_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // Connection exceptions, too many connections, and the server going down or
+            // not yet up (admin_shutdown, crash_shutdown, cannot_connect_now).
+            code.starts_with("08") || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether anything in an error's chain is a database that can't be reached.
+fn chain_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(database_unreachable)
+            || matches!(
+                cause.downcast_ref::<tenant_store::StoreError>(),
+                Some(tenant_store::StoreError::Database(e)) if database_unreachable(e)
+            )
+    })
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        if database_unreachable(&e) {
+            return Self::DatabaseUnavailable;
+        }
         Self::Internal(e.into())
     }
 }
@@ -139,7 +184,14 @@ impl From<tenant_store::StoreError> for AppError {
                 what,
                 format!("your plan allows at most {limit} {what}; upgrade the plan to add more"),
             ),
-            other => Self::Internal(other.into()),
+            other => {
+                let e = anyhow::Error::from(other);
+                if chain_unreachable(&e) {
+                    Self::DatabaseUnavailable
+                } else {
+                    Self::Internal(e)
+                }
+            }
         }
     }
 }
@@ -184,9 +236,24 @@ struct ErrorBody<'a> {
 /// Renders a failed request for its caller: JSON under `/admin/api/`, HTML elsewhere.
 /// Internal errors are logged here, once, inside the request's span.
 pub fn render_error(state: &AppState, err: &AppError, is_api: bool, request_id: &str) -> Response {
-    if let AppError::Internal(e) = err {
-        tracing::error!(error = format!("{e:#}"), "request failed");
-    }
+    // A database that can't be reached is a 503 however the error got here (wrapped in
+    // context by a service, say): clients are told when to try again, and it is logged
+    // as a warning, not as a failure of this request's code.
+    let err = match err {
+        AppError::Internal(e) if chain_unreachable(e) => {
+            tracing::warn!(error = format!("{e:#}"), "database unreachable");
+            &AppError::DatabaseUnavailable
+        }
+        AppError::Internal(e) => {
+            tracing::error!(error = format!("{e:#}"), "request failed");
+            err
+        }
+        AppError::DatabaseUnavailable => {
+            tracing::warn!("database unreachable");
+            err
+        }
+        _ => err,
+    };
     let status = err.status();
     let fields: &[(String, String)] = match err {
         AppError::Invalid(f) => f,
@@ -224,9 +291,18 @@ pub fn render_error(state: &AppState, err: &AppError, is_api: bool, request_id: 
     };
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let AppError::TooManyRequests { retry_after_secs } = err {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    match err {
+        AppError::TooManyRequests { retry_after_secs } => {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        AppError::DatabaseUnavailable => {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(DATABASE_RETRY_AFTER_SECS),
+            );
+        }
+        _ => {}
     }
     res
 }

@@ -65,6 +65,8 @@ impl Channels {
                 .max_connections(1)
                 .min_connections(0)
                 .test_before_acquire(false)
+                // Subscribers hear "deaf" while it tries: a try may give up soon.
+                .acquire_timeout(Duration::from_secs(5))
                 .connect_lazy_with(options);
             let mut channels: Vec<&'static str> = hub.subscribers.iter().map(|s| s.0).collect();
             channels.sort_unstable();
@@ -79,8 +81,14 @@ impl Channels {
         })
     }
 
+    /// Listens until the connection is lost. "Listening" is told only once `LISTEN` has
+    /// taken effect on a live connection, and the caller tells "deaf" as soon as it is
+    /// lost: sqlx's listener would reconnect by itself inside `try_recv`, and until that
+    /// attempt ended (up to the pool's acquire timeout, against a database that is gone)
+    /// subscribers would have gone on trusting what they kept.
     async fn listen(&self, pool: &sqlx::PgPool, channels: &[&str]) -> anyhow::Result<()> {
         let mut listener = PgListener::connect_with(pool).await?;
+        listener.eager_reconnect(false);
         listener.listen_all(channels.iter().copied()).await?;
         self.tell_all(&Heard::Listening);
         loop {
@@ -92,9 +100,7 @@ impl Channels {
                         }
                     }
                 }
-                // The connection dropped and was made again (listening anew): notifications
-                // may have been lost meanwhile.
-                None => self.tell_all(&Heard::Listening),
+                None => anyhow::bail!("the listening connection was lost"),
             }
         }
     }

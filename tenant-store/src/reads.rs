@@ -149,7 +149,14 @@ impl ReadLane {
             }
             close_soon(c.conn);
         }
-        let conn = PgConnection::connect_with(&self.inner.options).await?;
+        // A server that accepts but never answers (gone behind a partition) must not hold
+        // the read for longer than waiting for a connection may take.
+        let conn = tokio::time::timeout(
+            self.inner.limits.acquire_timeout,
+            PgConnection::connect_with(&self.inner.options),
+        )
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
         let now = Instant::now();
         Ok(LaneConn {
             conn,

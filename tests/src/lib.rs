@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod dns;
+pub mod proxy;
 pub mod smtp;
 
 use std::net::SocketAddr;
@@ -101,6 +102,40 @@ impl TestDb {
             .await
             .expect("connecting to the test database")
     }
+
+    /// Where its server listens, for a [`proxy::DbProxy`] to forward to.
+    pub fn upstream(&self) -> proxy::Upstream {
+        let url = url::Url::parse(&self.url).expect("the test database URL parses");
+        match url.query_pairs().find(|(k, _)| k == "host") {
+            Some((_, dir)) => proxy::Upstream::Unix(
+                PathBuf::from(dir.as_ref())
+                    .join(format!(".s.PGSQL.{}", url.port().unwrap_or(5432))),
+            ),
+            None => proxy::Upstream::Tcp(format!(
+                "{}:{}",
+                url.host_str().unwrap_or("127.0.0.1"),
+                url.port().unwrap_or(5432)
+            )),
+        }
+    }
+
+    /// Its URL with the server at `addr` instead (a proxy's).
+    pub fn url_via(&self, addr: SocketAddr) -> String {
+        let mut url = url::Url::parse(&self.url).expect("the test database URL parses");
+        let query: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "host")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.set_query(None);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url.set_host(Some(&addr.ip().to_string()))
+            .expect("an IP host");
+        url.set_port(Some(addr.port())).expect("a port");
+        url.to_string()
+    }
 }
 
 impl Drop for TestDb {
@@ -160,18 +195,43 @@ impl TestApp {
         Self::start_node(db, |_| {}).await
     }
 
+    /// The app on a fresh database that it reaches through a [`proxy::DbProxy`], for
+    /// playing the database going away; `configure` changes the settings first.
+    pub async fn spawn_behind_proxy(
+        configure: impl FnOnce(&mut Settings),
+    ) -> (Self, proxy::DbProxy) {
+        let db = std::sync::Arc::new(TestDb::create().await);
+        let proxy = proxy::DbProxy::start(db.upstream()).await;
+        let url = db.url_via(proxy.addr);
+        let app = Self::start_node_at(db, &url, configure).await;
+        (app, proxy)
+    }
+
     async fn start_node(db: std::sync::Arc<TestDb>, configure: impl FnOnce(&mut Settings)) -> Self {
+        let url = db.url.clone();
+        Self::start_node_at(db, &url, configure).await
+    }
+
+    async fn start_node_at(
+        db: std::sync::Arc<TestDb>,
+        url: &str,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("a temporary DATA_DIR");
-        let mut settings = Settings::for_database(&db.url, data_dir.path().to_path_buf());
+        let mut settings = Settings::for_database(url, data_dir.path().to_path_buf());
         settings.platform_domain = PLATFORM_DOMAIN.into();
         // Cached pages follow a write a moment after it commits (by NOTIFY), and most tests
         // read a page right after writing: the page cache's own tests switch it on.
         settings.page_cache_mb = 0;
         configure(&mut settings);
         // The pool a node opens with these settings (`Database::open`).
-        let pool = db
-            .pool(platform::db::pool_share(settings.database_max_connections))
-            .await;
+        let pool =
+            platform::db::pool_options(platform::db::pool_share(settings.database_max_connections))
+                .connect_with(platform::db::app_connect_options(
+                    PgConnectOptions::from_str(url).expect("the database URL parses"),
+                ))
+                .await
+                .expect("connecting to the test database");
         platform::db::migrate_platform(&pool)
             .await
             .expect("migrating the platform schema");

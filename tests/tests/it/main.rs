@@ -26,6 +26,7 @@ mod mail;
 mod migrate;
 mod operator;
 mod orders;
+mod outage;
 mod page_cache;
 mod provisioning;
 mod reports;
