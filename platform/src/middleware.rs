@@ -25,8 +25,9 @@ use crate::tenancy::hosts::Site;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps the routes in the middleware every request passes, outermost first: request id,
-/// tracing span (with request id and tenant), compression (brotli or gzip, as the client
-/// accepts; images and tiny bodies are left alone), error rendering, panic catching.
+/// tracing span (with request id and tenant), security headers, compression (brotli or
+/// gzip, as the client accepts; images and tiny bodies are left alone), error rendering,
+/// panic catching.
 pub fn stack(state: AppState, routes: Router) -> Router {
     routes.layer(
         ServiceBuilder::new()
@@ -52,10 +53,102 @@ pub fn stack(state: AppState, routes: Router) -> Router {
                     .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(from_fn_with_state(state.clone(), security_headers))
             .layer(CompressionLayer::new())
             .layer(from_fn_with_state(state, render_errors))
             .layer(CatchPanicLayer::custom(panic_response)),
     )
+}
+
+/// Who reads a response, for the headers that protect them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Audience {
+    /// A store's shoppers (its pages may be a merchant's own templates).
+    Shoppers,
+    /// A store's merchant (`/admin`), or the platform's operators (`/operator`).
+    Staff,
+    /// Programs calling the Admin API.
+    Api,
+    /// Visitors of the platform site (signup, sign-in that leads to a store's host).
+    Visitors,
+}
+
+impl Audience {
+    fn of(state: &AppState, req: &Request) -> Self {
+        let path = req.uri().path();
+        let under = |prefix: &str| {
+            path == prefix
+                || path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if under("/admin/api") {
+            return Self::Api;
+        }
+        if under("/admin") || under("/operator") {
+            return Self::Staff;
+        }
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        if name.eq_ignore_ascii_case(state.hosts.platform_domain()) {
+            Self::Visitors
+        } else {
+            Self::Shoppers
+        }
+    }
+
+    /// The Content Security Policy. Staff pages may not be framed at all (clickjacking)
+    /// and load nothing from elsewhere. A store's pages may be framed only by the store's
+    /// own host (its admin), and otherwise leave the merchant's own templates free (their
+    /// scripts, fonts, images and forms from anywhere) but for plugins and `<base>`.
+    fn policy(self) -> &'static str {
+        match self {
+            Self::Staff => {
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                 script-src 'self' 'unsafe-inline'; connect-src 'self'; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+            }
+            // Signup and sign-in send the browser on to a store's host, which a
+            // `form-action 'self'` would stop.
+            Self::Visitors => {
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                 script-src 'self' 'unsafe-inline'; connect-src 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+            }
+            Self::Api => "default-src 'none'; frame-ancestors 'none'",
+            Self::Shoppers => "frame-ancestors 'self'; base-uri 'self'; object-src 'none'",
+        }
+    }
+}
+
+/// Headers every response carries (a handler's own take precedence): the Content Security
+/// Policy and `X-Frame-Options` of its audience, `nosniff`, a referrer policy that keeps
+/// addresses on this host, and in production `Strict-Transport-Security` (without
+/// subdomains: a merchant's own domain may have others that are not ours).
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let audience = Audience::of(&state, &req);
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(audience.policy()));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static(match audience {
+            Audience::Shoppers => "SAMEORIGIN",
+            _ => "DENY",
+        }));
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
+    if state.settings.environment == Environment::Production {
+        h.entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static("max-age=31536000"));
+    }
+    res
 }
 
 /// Gives an error response its body: JSON for the Admin API, an HTML page otherwise.

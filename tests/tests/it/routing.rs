@@ -191,3 +191,62 @@ async fn a_node_with_the_fewest_connections_allowed_serves_its_stores_and_follow
     assert!(tenancy::delete(&app.pool, "alpha").await.unwrap());
     wait_for_status(&app, host, 404).await;
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_of_its_readers() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    let store = "alpha.storefront.test";
+    for (host, path, frames, policy) in [
+        (store, "/", "SAMEORIGIN", "frame-ancestors 'self'"),
+        (
+            store,
+            "/no-such-page",
+            "SAMEORIGIN",
+            "frame-ancestors 'self'",
+        ),
+        (store, "/admin/login", "DENY", "frame-ancestors 'none'"),
+        (
+            store,
+            "/admin/api/v1/products.json",
+            "DENY",
+            "default-src 'none'",
+        ),
+        (
+            "storefront.test",
+            "/signup",
+            "DENY",
+            "frame-ancestors 'none'",
+        ),
+        (
+            "storefront.test",
+            "/operator/login",
+            "DENY",
+            "form-action 'self'",
+        ),
+    ] {
+        let res = app.get(host, path).await;
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_else(|| panic!("{host}{path} has no {name}"))
+        };
+        assert_eq!(header("x-frame-options"), frames, "{host}{path}");
+        assert!(
+            header("content-security-policy").contains(policy),
+            "{host}{path}: {}",
+            header("content-security-policy")
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{host}{path}");
+        assert_eq!(
+            header("referrer-policy"),
+            "strict-origin-when-cross-origin",
+            "{host}{path}"
+        );
+        assert!(res.headers().get("strict-transport-security").is_none());
+    }
+    // A page that keeps its address secret keeps its own referrer policy.
+    let res = app.get(store, "/orders/not-a-real-token").await;
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+}

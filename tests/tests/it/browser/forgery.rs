@@ -58,3 +58,44 @@ async fn a_form_on_another_stores_page_cannot_fill_this_stores_cart() {
     assert!(chrome.text().await.contains("Wool hat"));
     chrome.close().await;
 }
+
+#[tokio::test]
+async fn another_stores_page_cannot_frame_this_stores_admin_or_storefront() {
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha").await;
+    let hat = fixtures::product(&app, &alpha, "Wool hat", 2500, 10).await;
+    let evil = app.create_tenant("evil", "Evil").await;
+    // Evil's merchant overlays Alpha's pages, to make Alpha's merchant and shoppers click
+    // through an invisible frame (clickjacking).
+    let framing = format!(
+        r#"{{% extends "store/base.html" %}}{{% block content %}}
+<h1>Free gift</h1>
+<iframe title="admin" style="width: 100%" src="http://alpha.storefront.test/admin/login"></iframe>
+<iframe title="shop" style="width: 100%" src="http://alpha.storefront.test/products/{}"></iframe>
+{{% endblock content %}}"#,
+        hat.handle
+    );
+    let mut tx = tenant_store::begin(&app.pool, &evil.schema).await.unwrap();
+    sqlx::query(
+        "INSERT INTO theme_templates (name, source, updated_by) VALUES ('store/contact.html', $1, 'test')",
+    )
+    .bind(&framing)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    app.state.themes.invalidate(evil.id).await;
+
+    let mut chrome = app.chrome(&TestApp::store_host("evil"), "framing").await;
+    // The browser refuses both frames, and says why; the error page it shows in each
+    // can't talk to the framing page either.
+    chrome
+        .expect_console("frame-ancestors 'none'")
+        .expect_console("frame-ancestors 'self'")
+        .expect_console("postMessage")
+        .expect_console("postMessage")
+        .visit("/contact")
+        .await;
+    assert!(chrome.text().await.contains("Free gift"));
+    chrome.close().await;
+}
