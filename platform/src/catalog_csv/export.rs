@@ -1,5 +1,6 @@
 //! Exporting the catalog as a Shopify product CSV that imports back to the same catalog
-//! (here, or into Shopify).
+//! (here, or into Shopify). Cells a spreadsheet would run as formulas are written as text
+//! (see [`super::cells`]).
 
 use billing::{Currency, Money};
 use sqlx::PgPool;
@@ -129,7 +130,10 @@ fn to_csv(rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
         .has_headers(false)
         .from_writer(Vec::new());
     for row in rows {
-        writer.write_record(row)?;
+        writer.write_record(
+            row.iter()
+                .map(|cell| super::cells::neutralize(cell).into_owned()),
+        )?;
     }
     Ok(writer.into_inner().map_err(|e| e.into_error())?)
 }

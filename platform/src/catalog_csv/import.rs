@@ -319,9 +319,11 @@ struct Row<'r> {
 }
 
 impl<'r> Row<'r> {
-    /// The field in column `at` ("" when the file has no such column or the row is short).
+    /// The field in column `at` ("" when the file has no such column or the row is short),
+    /// with the mark an export puts on formula-like cells taken off.
     fn get(&self, at: Option<usize>) -> Result<&'r str, std::str::Utf8Error> {
         std::str::from_utf8(at.and_then(|i| self.record.get(i)).unwrap_or(b""))
+            .map(super::cells::restore)
     }
 }
 

@@ -5,6 +5,7 @@
 //! catalog; [`jobs`] records imports started from the admin; [`command`] is the
 //! `storefront import products` / `storefront export products` command line.
 
+pub mod cells;
 pub mod command;
 pub mod export;
 pub mod images;

@@ -898,3 +898,65 @@ async fn an_export_imported_back_reuses_the_stores_own_images_without_downloadin
         6
     );
 }
+
+#[tokio::test]
+async fn an_export_writes_formulas_as_text_and_imports_them_back_as_they_were() {
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha").await;
+    let beta = app.create_tenant("beta", "Beta").await;
+    // What a spreadsheet would run when the merchant opens the export.
+    let mut tx = tenant_store::begin(&app.pool, &alpha.schema).await.unwrap();
+    catalog::create_product(
+        &mut tx,
+        catalog::ProductInput {
+            title: "=HYPERLINK(\"http://evil.example\",\"Click me\")".into(),
+            handle: Some("formula-shirt".into()),
+            vendor: "+cmd|' /C calc'!A0".into(),
+            product_type: "@SUM(1+1)".into(),
+            seo_title: "=1+1".into(),
+            options: vec!["Size".into()],
+            variants: vec![catalog::VariantInput {
+                option_values: vec!["'quoted".into()],
+                sku: "-2+3".into(),
+                price_minor: 1500,
+                ..catalog::VariantInput::default()
+            }],
+            ..catalog::ProductInput::default()
+        },
+        "test",
+        None,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let (result, text) = app
+        .cli(&["export", "products", "--tenant", "alpha", "-"], "")
+        .await;
+    result.unwrap();
+    for cell in [
+        "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Click me\"\")\"",
+        "'+cmd|' /C calc'!A0",
+        "'@SUM(1+1)",
+        "'-2+3",
+        ",'=1+1,",
+        "''quoted",
+    ] {
+        assert!(text.contains(cell), "{cell} in\n{text}");
+    }
+    assert!(!text.contains(",=HYPERLINK") && !text.contains(",\"=HYPERLINK"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alpha.csv");
+    std::fs::write(&file, &text).unwrap();
+    let (result, out) = import(&app, "beta", file.to_str().unwrap()).await;
+    result.unwrap_or_else(|e| panic!("{e:#}\n{out}"));
+    let there = product(&app, &alpha, "formula-shirt").await.unwrap();
+    let here = product(&app, &beta, "formula-shirt").await.unwrap();
+    assert_eq!(normalised(&here), normalised(&there));
+    assert_eq!(
+        here.title,
+        "=HYPERLINK(\"http://evil.example\",\"Click me\")"
+    );
+    assert_eq!(here.variants[0].option1.as_deref(), Some("'quoted"));
+}
