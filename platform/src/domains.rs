@@ -1,5 +1,8 @@
 //! Custom domains for stores: what a merchant may add, the DNS records that prove the domain
-//! is theirs (checked with hickory-resolver), and the registry rows in `platform.hostnames`.
+//! is theirs (checked with hickory-resolver), and the registry rows: a domain asked for is a
+//! claim (`platform.domain_claims`), which holds nothing exclusive and lapses after
+//! [`CLAIM_DAYS`]; the first store whose DNS records prove it gets the domain (a row in
+//! `platform.hostnames`), which ends every other claim on it.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -26,6 +29,8 @@ pub const VERIFY_PREFIX: &str = "storefront-verify=";
 const DNS_TIMEOUT: Duration = Duration::from_secs(3);
 /// CNAME hops followed before a chain is declared too long (as resolvers do, to stop loops).
 const MAX_CNAME_HOPS: usize = 8;
+/// Days an unproved claim on a domain lasts.
+pub const CLAIM_DAYS: i32 = 7;
 
 /// A domain a merchant may connect: lowercase ASCII, no trailing dot, at least two labels,
 /// not an IP address, and outside the platform's own domain.
@@ -139,7 +144,7 @@ pub fn verification_value(token: &str) -> String {
 /// What a custom-domain operation refused, or a database failure.
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
-    /// Another store (or this one) already has this hostname.
+    /// Another store proved this domain is theirs.
     #[error("this domain is already connected to a store")]
     Taken,
     /// This store already has this hostname.
@@ -164,7 +169,8 @@ impl DomainError {
     pub fn user_message(&self) -> &'static str {
         match self {
             Self::Taken => {
-                "This domain is already connected to a store. If it is yours, contact support."
+                "This domain is already connected to another store, whose DNS records proved it \
+                 theirs. If it is yours, change its DNS records and contact support."
             }
             Self::AlreadyYours => "This domain is already on your list.",
             Self::NotFound => "This store has no such hostname.",
@@ -225,25 +231,44 @@ impl Hostname {
 const HOSTNAME_COLUMNS: &str = "hostname, kind, is_primary, verified_at, verification_token, \
                                 last_checked_at, last_check_error, created_at";
 
-/// A store's hostnames: its subdomain first, then custom domains oldest first.
+/// A store's hostnames and its live claims, as one list: the registry's rows, and each
+/// claim as an unverified custom domain.
+fn hostnames_and_claims() -> String {
+    format!(
+        "SELECT hostname, tenant_id, kind, is_primary, verified_at, verification_token, \
+                last_checked_at, last_check_error, created_at \
+         FROM platform.hostnames \
+         UNION ALL \
+         SELECT hostname, tenant_id, 'custom', false, NULL, verification_token, \
+                last_checked_at, last_check_error, created_at \
+         FROM platform.domain_claims \
+         WHERE created_at > now() - make_interval(days => {CLAIM_DAYS})"
+    )
+}
+
+/// A store's hostnames: its subdomain first, then custom domains (proved or claimed)
+/// oldest first.
 pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<Vec<Hostname>> {
     sqlx::query_as(&format!(
-        "SELECT {HOSTNAME_COLUMNS} FROM platform.hostnames WHERE tenant_id = $1 \
-         ORDER BY kind = 'custom', created_at, hostname"
+        "SELECT {HOSTNAME_COLUMNS} FROM ({}) h WHERE tenant_id = $1 \
+         ORDER BY kind = 'custom', created_at, hostname",
+        hostnames_and_claims()
     ))
     .bind(tenant_id)
     .fetch_all(conn)
     .await
 }
 
-/// One of the store's hostnames by registry key.
+/// One of the store's hostnames, or a live claim of it, by registry key.
 pub async fn find(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     key: &str,
 ) -> sqlx::Result<Option<Hostname>> {
     sqlx::query_as(&format!(
-        "SELECT {HOSTNAME_COLUMNS} FROM platform.hostnames WHERE tenant_id = $1 AND hostname = $2"
+        "SELECT {HOSTNAME_COLUMNS} FROM ({}) h \
+         WHERE tenant_id = $1 AND hostname = $2 ORDER BY verified_at NULLS LAST LIMIT 1",
+        hostnames_and_claims()
     ))
     .bind(tenant_id)
     .bind(key)
@@ -267,66 +292,91 @@ async fn find_for_update(
     .await
 }
 
-/// Adds an unverified custom domain with a fresh verification token. A hostname is unique
-/// across all stores (the table's primary key), so nobody can claim another store's domain.
+/// Claims a custom domain for the store, with a fresh verification token; an expired claim
+/// of its own is made anew. Other stores' claims on the domain are no obstacle (nobody can
+/// hold a domain without proving it); a domain another store proved is [`DomainError::Taken`].
 pub async fn add(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     domain: &DomainName,
 ) -> Result<Hostname, DomainError> {
+    let owner: Option<Uuid> =
+        sqlx::query_scalar("SELECT tenant_id FROM platform.hostnames WHERE hostname = $1")
+            .bind(domain.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    match owner {
+        Some(owner) if owner == tenant_id => return Err(DomainError::AlreadyYours),
+        Some(_) => return Err(DomainError::Taken),
+        None => {}
+    }
     let added: Option<Hostname> = sqlx::query_as(&format!(
-        "INSERT INTO platform.hostnames (hostname, tenant_id, kind, verification_token) \
-         VALUES ($1, $2, 'custom', $3) ON CONFLICT (hostname) DO NOTHING \
-         RETURNING {HOSTNAME_COLUMNS}"
+        "INSERT INTO platform.domain_claims (hostname, tenant_id, verification_token) \
+         VALUES ($1, $2, $3) \
+         ON CONFLICT (hostname, tenant_id) DO UPDATE \
+           SET verification_token = excluded.verification_token, created_at = now(), \
+               last_checked_at = NULL, last_check_error = NULL \
+           WHERE domain_claims.created_at <= now() - make_interval(days => {CLAIM_DAYS}) \
+         RETURNING hostname, 'custom' AS kind, false AS is_primary, \
+                   NULL::timestamptz AS verified_at, verification_token, last_checked_at, \
+                   last_check_error, created_at"
     ))
     .bind(domain.as_str())
     .bind(tenant_id)
     .bind(crate::tokens::random_token())
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(added) = added else {
-        let owner: Option<Uuid> =
-            sqlx::query_scalar("SELECT tenant_id FROM platform.hostnames WHERE hostname = $1")
-                .bind(domain.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-        return Err(if owner == Some(tenant_id) {
-            DomainError::AlreadyYours
-        } else {
-            DomainError::Taken
-        });
-    };
-    tenancy::notify_hostname_changed(conn, domain.as_str()).await?;
-    Ok(added)
+    added.ok_or(DomainError::AlreadyYours)
 }
 
-/// Records the outcome of a DNS check. A passing check verifies the domain (from then on it
-/// serves the store); a failing one keeps what was wrong for the admin to show, and never
-/// un-verifies a domain that passed before (a flaky resolver must not take a store down).
+/// Records the outcome of a DNS check of the store's claim on `key`. A passing check gives
+/// the store the domain (from then on it serves the store) and ends every claim on it,
+/// other stores' too; unless another store proved it first ([`DomainError::Taken`]). A
+/// failing one keeps what was wrong for the admin to show. A domain once proved is never
+/// taken away by a later check (a flaky resolver must not take a store down).
 pub async fn record_check(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     key: &str,
     verdict: &Verdict,
-) -> sqlx::Result<()> {
+) -> Result<(), DomainError> {
     let problem = match verdict {
         Verdict::Verified => None,
         Verdict::NotYet(problem) => Some(problem.as_str()),
     };
-    sqlx::query(
-        "UPDATE platform.hostnames SET last_checked_at = now(), last_check_error = $3, \
-         verified_at = CASE WHEN $3::text IS NULL THEN coalesce(verified_at, now()) \
-                            ELSE verified_at END \
-         WHERE tenant_id = $1 AND hostname = $2",
-    )
+    if let Some(problem) = problem {
+        sqlx::query(
+            "UPDATE platform.domain_claims SET last_checked_at = now(), last_check_error = $3 \
+             WHERE tenant_id = $1 AND hostname = $2",
+        )
+        .bind(tenant_id)
+        .bind(key)
+        .bind(problem)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(());
+    }
+    let proved: Option<String> = sqlx::query_scalar(&format!(
+        "INSERT INTO platform.hostnames \
+           (hostname, tenant_id, kind, verification_token, verified_at, last_checked_at) \
+         SELECT hostname, tenant_id, 'custom', verification_token, now(), now() \
+         FROM platform.domain_claims \
+         WHERE tenant_id = $1 AND hostname = $2 \
+           AND created_at > now() - make_interval(days => {CLAIM_DAYS}) \
+         ON CONFLICT (hostname) DO NOTHING RETURNING hostname"
+    ))
     .bind(tenant_id)
     .bind(key)
-    .bind(problem)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if problem.is_none() {
-        tenancy::notify_hostname_changed(conn, key).await?;
+    if proved.is_none() {
+        return Err(DomainError::Taken);
     }
+    sqlx::query("DELETE FROM platform.domain_claims WHERE hostname = $1")
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    tenancy::notify_hostname_changed(conn, key).await?;
     Ok(())
 }
 
@@ -338,9 +388,12 @@ pub async fn make_primary(
     key: &str,
 ) -> Result<Vec<String>, DomainError> {
     lock_hostnames(conn, tenant_id).await?;
-    let row = find_for_update(conn, tenant_id, key)
-        .await?
-        .ok_or(DomainError::NotFound)?;
+    let Some(row) = find_for_update(conn, tenant_id, key).await? else {
+        return Err(match find(conn, tenant_id, key).await? {
+            Some(_claim) => DomainError::NotVerified,
+            None => DomainError::NotFound,
+        });
+    };
     if row.verified_at.is_none() {
         return Err(DomainError::NotVerified);
     }
@@ -373,9 +426,21 @@ pub async fn remove(
     key: &str,
 ) -> Result<Vec<String>, DomainError> {
     lock_hostnames(conn, tenant_id).await?;
-    let row = find_for_update(conn, tenant_id, key)
-        .await?
-        .ok_or(DomainError::NotFound)?;
+    let Some(row) = find_for_update(conn, tenant_id, key).await? else {
+        // A claim: nothing resolves to it, nothing to announce.
+        let dropped = sqlx::query(
+            "DELETE FROM platform.domain_claims WHERE tenant_id = $1 AND hostname = $2",
+        )
+        .bind(tenant_id)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+        return if dropped.rows_affected() == 0 {
+            Err(DomainError::NotFound)
+        } else {
+            Ok(Vec::new())
+        };
+    };
     if !row.is_custom() {
         return Err(DomainError::Permanent);
     }

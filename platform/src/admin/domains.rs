@@ -58,6 +58,8 @@ struct HostnameView {
     txt_value: String,
     last_checked_at: Option<String>,
     last_check_error: Option<String>,
+    /// When an unproved claim lapses.
+    lapses_on: String,
 }
 
 impl HostnameView {
@@ -82,6 +84,9 @@ impl HostnameView {
                 .last_checked_at
                 .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
             last_check_error: row.last_check_error.clone(),
+            lapses_on: (row.created_at + chrono::Duration::days(i64::from(domains::CLAIM_DAYS)))
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string(),
             host,
         }
     }
@@ -216,7 +221,16 @@ pub async fn check_domain(
     )
     .await?;
     let mut tx = tenant_store::begin_platform(&app.db).await?;
-    domains::record_check(&mut tx, tenant.id, &key, &verdict).await?;
+    match domains::record_check(&mut tx, tenant.id, &key, &verdict).await {
+        Ok(()) => {}
+        Err(DomainError::Taken) => {
+            // Another store proved the domain first; this claim has ended with theirs.
+            drop(tx);
+            tracing::info!(tenant.id = %tenant.id, domain = %row.hostname, "custom domain proved by another store first");
+            return Ok(Redirect::to(PAGE));
+        }
+        Err(other) => return Err(other.into()),
+    }
     tx.commit().await?;
     forget_cached(&app, [key]).await;
     match &verdict {

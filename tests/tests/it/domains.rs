@@ -10,6 +10,8 @@ use storefront_tests::{Browser, Page, TestApp};
 const PASSWORD: &str = "correct horse battery";
 const PAGE: &str = "/admin/settings/domains";
 const TARGET: &str = "stores.storefront.test";
+/// How the domains page lists shop.example.com.
+const LISTED: &str = "data-hostname=\"shop.example.com\"";
 
 /// The app, asking `dns` for custom-domain checks.
 async fn app_with_dns(dns: &DnsServer) -> TestApp {
@@ -75,12 +77,26 @@ async fn click(browser: &mut Browser<'_>, action: &str, hostname: &str) -> Page 
     browser.get(PAGE).await
 }
 
+/// The token of the (one) store's claim on `domain`.
 async fn token_of(app: &TestApp, domain: &str) -> String {
-    sqlx::query_scalar("SELECT verification_token FROM platform.hostnames WHERE hostname = $1")
+    sqlx::query_scalar("SELECT verification_token FROM platform.domain_claims WHERE hostname = $1")
         .bind(domain)
         .fetch_one(&app.pool)
         .await
-        .expect("the domain's row")
+        .expect("the domain's claim")
+}
+
+/// The token of `sub`'s claim on `domain`.
+async fn claim_token(app: &TestApp, sub: &str, domain: &str) -> String {
+    sqlx::query_scalar(
+        "SELECT c.verification_token FROM platform.domain_claims c \
+         JOIN platform.tenants t ON t.id = c.tenant_id WHERE t.subdomain = $1 AND c.hostname = $2",
+    )
+    .bind(sub)
+    .bind(domain)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the store's claim")
 }
 
 async fn ask_tls(app: &TestApp, query: &str) -> u16 {
@@ -297,53 +313,130 @@ async fn an_apex_domain_may_use_the_targets_addresses_instead_of_a_cname() {
 }
 
 #[tokio::test]
-async fn a_domain_belongs_to_one_store_only() {
+async fn a_domain_belongs_to_the_store_that_proves_it_and_a_claim_holds_nothing() {
     let dns = DnsServer::start().await;
     let app = app_with_dns(&dns).await;
     open_store(&app, "Alpha Goods", "alpha", "owner@alpha.example").await;
     open_store(&app, "Bravo Supplies", "bravo", "owner@bravo.example").await;
     let mut alpha = signed_in(&app, "alpha.storefront.test", "owner@alpha.example").await;
     let mut bravo = signed_in(&app, "bravo.storefront.test", "owner@bravo.example").await;
+
+    // Alpha claims a domain it never proves: a squatter, or a merchant who forgot.
     assert_eq!(
         post(&mut alpha, PAGE, "domain", "shop.example.com")
             .await
             .status,
         303
     );
+    let again = post(&mut alpha, PAGE, "domain", "shop.example.com").await;
+    assert_eq!(again.status, 422);
+    assert!(again.body.contains("already on your list"));
 
-    let refused = post(&mut bravo, PAGE, "domain", "SHOP.example.com.").await;
+    // Its real owner claims it too, and proves it with the records shown to them.
+    let claimed = post(&mut bravo, PAGE, "domain", "SHOP.example.com.").await;
+    assert_eq!(claimed.status, 303, "{}", claimed.body);
+    let token = claim_token(&app, "bravo", "shop.example.com").await;
+    assert_ne!(token, claim_token(&app, "alpha", "shop.example.com").await);
+    dns.add_txt(
+        "_storefront-verify.shop.example.com",
+        &format!("storefront-verify={token}"),
+    );
+    dns.add_cname("shop.example.com", &format!("{TARGET}."));
+    let page = click(&mut alpha, "verify", "shop.example.com").await;
+    assert!(
+        check_message(&page, "shop.example.com").contains("TXT record"),
+        "Alpha's token is not in DNS: {}",
+        page.body
+    );
+    assert_eq!(app.get_text("shop.example.com", "/").await.0, 404);
+    let page = click(&mut bravo, "verify", "shop.example.com").await;
+    assert!(page.body.contains("· Verified"), "{}", page.body);
+    let (status, body) = app.get_text("shop.example.com", "/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Bravo Supplies"));
+
+    // Alpha's claim ended there: gone from its list, refused when added again (without a
+    // word of which store has it), and Bravo's domain is out of Alpha's reach.
+    assert!(!alpha.get(PAGE).await.body.contains(LISTED));
+    let refused = post(&mut alpha, PAGE, "domain", "shop.example.com").await;
     assert_eq!(refused.status, 422);
     let at = refused
         .body
         .find("data-field=\"domain\">")
         .expect("the error is next to the field");
-    assert!(refused.body[at..].contains("already connected to a store"));
-    assert!(!refused.body.contains("Alpha"), "no word of which store");
+    assert!(refused.body[at..].contains("already connected to another store"));
+    assert!(!refused.body.contains("Bravo"), "no word of which store");
     assert!(
-        refused.body.contains("value=\"SHOP.example.com.\""),
+        refused.body.contains("value=\"shop.example.com\""),
         "input kept"
     );
-
-    let again = post(&mut alpha, PAGE, "domain", "shop.example.com").await;
-    assert_eq!(again.status, 422);
-    assert!(again.body.contains("already on your list"));
-
-    // Bravo cannot act on Alpha's domain either.
-    let page = bravo.get(PAGE).await;
-    let removed = bravo
+    let page = alpha.get(PAGE).await;
+    let removed = alpha
         .post_form(
             &format!("{PAGE}/remove"),
             &[("_csrf", &page.csrf()), ("hostname", "shop.example.com")],
         )
         .await;
     assert_eq!(removed.status, 404);
-    let count: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM platform.hostnames WHERE hostname = 'shop.example.com'",
+    let owner: String = sqlx::query_scalar(
+        "SELECT t.subdomain FROM platform.hostnames h JOIN platform.tenants t ON t.id = h.tenant_id \
+         WHERE h.hostname = 'shop.example.com'",
     )
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(count, 1);
+    assert_eq!(owner, "bravo");
+    let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.domain_claims")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(claims, 0);
+}
+
+#[tokio::test]
+async fn an_unproved_claim_lapses_after_seven_days() {
+    let dns = DnsServer::start().await;
+    let app = app_with_dns(&dns).await;
+    open_store(&app, "Alpha Goods", "alpha", "owner@alpha.example").await;
+    let mut alpha = signed_in(&app, "alpha.storefront.test", "owner@alpha.example").await;
+    assert_eq!(
+        post(&mut alpha, PAGE, "domain", "shop.example.com")
+            .await
+            .status,
+        303
+    );
+    let old_token = token_of(&app, "shop.example.com").await;
+    sqlx::query(
+        "UPDATE platform.domain_claims SET created_at = now() - interval '7 days 1 minute'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    assert!(!alpha.get(PAGE).await.body.contains(LISTED));
+    let page = alpha.get(PAGE).await;
+    let checked = alpha
+        .post_form(
+            &format!("{PAGE}/verify"),
+            &[("_csrf", &page.csrf()), ("hostname", "shop.example.com")],
+        )
+        .await;
+    assert_eq!(checked.status, 404, "a lapsed claim can't be proved");
+    // Claimed anew, with new records to create.
+    assert_eq!(
+        post(&mut alpha, PAGE, "domain", "shop.example.com")
+            .await
+            .status,
+        303
+    );
+    assert_ne!(token_of(&app, "shop.example.com").await, old_token);
+    let page = alpha.get(PAGE).await;
+    assert!(page.body.contains(LISTED));
+    assert!(
+        page.body.contains("unless its records prove it by"),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -374,11 +467,10 @@ async fn invalid_domains_are_refused_next_to_the_field_with_the_input_kept() {
             "{input}: input kept"
         );
     }
-    let count: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM platform.hostnames WHERE kind = 'custom'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.domain_claims")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 0);
 }
 

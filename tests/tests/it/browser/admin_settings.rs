@@ -268,7 +268,7 @@ async fn a_custom_domain_is_added_verified_made_primary_and_removed_and_api_toke
     assert_eq!(app.get_text("shop.example.com", "/").await.0, 404);
 
     let token: String = sqlx::query_scalar(
-        "SELECT verification_token FROM platform.hostnames WHERE hostname = 'shop.example.com'",
+        "SELECT verification_token FROM platform.domain_claims WHERE hostname = 'shop.example.com'",
     )
     .fetch_one(&app.pool)
     .await
