@@ -413,9 +413,20 @@ pub fn review(rows: Vec<LineRow>, format_money: &(dyn Fn(i64) -> String + Sync))
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(" / ");
-        let line_total = price.saturating_mul(i64::from(quantity));
+        // Prices are bounded (`catalog::MAX_PRICE_MINOR`) so that a full cart sums within
+        // i64; one stored before the bound can't be sold, rather than shown wrong.
+        let Some((line_total, subtotal)) = price
+            .checked_mul(i64::from(quantity))
+            .and_then(|line| Some((line, cart.subtotal_minor.checked_add(line)?)))
+        else {
+            fixes.push(Fix::Remove(r.variant_id));
+            cart.notices.push(format!(
+                "{title} can't be sold at its price and was removed from your cart."
+            ));
+            continue;
+        };
         cart.item_count += i64::from(quantity);
-        cart.subtotal_minor = cart.subtotal_minor.saturating_add(line_total);
+        cart.subtotal_minor = subtotal;
         cart.lines.push(Line {
             variant_id: r.variant_id,
             handle: r.handle.unwrap_or_default(),
@@ -437,4 +448,68 @@ pub fn review(rows: Vec<LineRow>, format_money: &(dyn Fn(i64) -> String + Sync))
     }
     cart.changed = !fixes.is_empty();
     Review { cart, fixes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(title: &str, price: i64, quantity: i32) -> LineRow {
+        LineRow {
+            variant_id: Uuid::now_v7(),
+            quantity,
+            seen_price_minor: price,
+            handle: Some(title.to_lowercase()),
+            product_title: Some(title.into()),
+            status: Some("active".into()),
+            option1: None,
+            option2: None,
+            option3: None,
+            sku: None,
+            price_minor: Some(price),
+            compare_at_minor: None,
+            track_inventory: Some(false),
+            inventory_quantity: Some(0),
+            image_key: None,
+            image_alt: None,
+        }
+    }
+
+    fn money(minor: i64) -> String {
+        format!("{minor}")
+    }
+
+    #[test]
+    fn a_full_cart_at_the_highest_price_sums_exactly() {
+        let rows = (0..MAX_LINES)
+            .map(|i| {
+                line(
+                    &format!("Item {i}"),
+                    crate::catalog::MAX_PRICE_MINOR,
+                    MAX_LINE_QUANTITY,
+                )
+            })
+            .collect();
+        let cart = review(rows, &money).into_cart();
+        assert_eq!(
+            cart.subtotal_minor,
+            crate::catalog::MAX_PRICE_MINOR * i64::from(MAX_LINE_QUANTITY) * MAX_LINES
+        );
+        assert!(cart.notices.is_empty());
+    }
+
+    #[test]
+    fn a_line_whose_total_overflows_is_taken_out_instead_of_summed_wrong() {
+        // A price stored before prices were bounded: the cart must not show i64::MAX.
+        let rows = vec![line("Scarf", 2_500, 2), line("Yacht", i64::MAX / 2, 3)];
+        let review = review(rows, &money);
+        assert!(review.needs_saving());
+        let cart = review.into_cart();
+        assert_eq!(cart.subtotal_minor, 5_000);
+        assert_eq!(cart.lines.len(), 1);
+        assert_eq!(
+            cart.notices,
+            ["Yacht can't be sold at its price and was removed from your cart."]
+        );
+    }
 }

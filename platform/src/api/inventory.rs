@@ -87,7 +87,14 @@ pub async fn set_inventory_level(
     if request.available.is_none() {
         errors.push(("available".to_owned(), "can't be blank".to_owned()));
     }
-    let (Some(item), Some(available)) = (request.inventory_item_id, request.available) else {
+    if request.available.is_some_and(|a| a < 0) {
+        errors.push(("available".to_owned(), "can't be negative".to_owned()));
+    }
+    let (Some(item), Some(available), true) = (
+        request.inventory_item_id,
+        request.available,
+        errors.is_empty(),
+    ) else {
         return Err(AppError::Invalid(errors).into());
     };
     let actor = client.actor();

@@ -473,6 +473,15 @@ impl Group {
         group
     }
 
+    fn note(&mut self, line: u64, column: &str, message: String) {
+        self.notes.push(RowError {
+            line,
+            column: column.to_owned(),
+            handle: self.handle.clone(),
+            message,
+        });
+    }
+
     fn error(&mut self, line: u64, column: &str, message: String) {
         self.errors.push(RowError {
             line,
@@ -710,6 +719,18 @@ impl Group {
                     )
                 })
                 .ok()
+                .map(|q| {
+                    // Shopify lets stock run below zero (selling on when out of stock);
+                    // here stock never does.
+                    if q < 0 {
+                        self.note(
+                            line,
+                            col::INVENTORY_QTY,
+                            format!("stock {q} read as 0: stock can't be negative here"),
+                        );
+                    }
+                    q.max(0)
+                })
         };
         let tracked = !self
             .field(row, c.tracker, col::INVENTORY_TRACKER)
@@ -1046,6 +1067,7 @@ fn locate(e: StoreError, parsed: &Parsed) -> Vec<RowError> {
                         "price" => at(line, col::PRICE, message),
                         "compare_at_price" => at(line, col::COMPARE_AT_PRICE, message),
                         "weight" => at(line, col::GRAMS, message),
+                        "inventory_quantity" => at(line, col::INVENTORY_QTY, message),
                         _ => at(line, col::OPTION_VALUES[0], message),
                     }
                 }
@@ -1055,7 +1077,7 @@ fn locate(e: StoreError, parsed: &Parsed) -> Vec<RowError> {
                         "options" => col::OPTION_NAMES[0],
                         "variants" => col::OPTION_VALUES[0],
                         "status" => col::STATUS,
-                        "delta" | "reason" => col::INVENTORY_QTY,
+                        "delta" | "reason" | "quantity" => col::INVENTORY_QTY,
                         _ => col::HANDLE,
                     };
                     at(parsed.first_line, column, message)

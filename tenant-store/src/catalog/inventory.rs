@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::{StoreError, outbox};
 
 /// Adds `delta` units (negative to remove) to a variant's stock; returns the new quantity.
+/// Stock never goes below zero: a removal of more than there is is refused.
 pub async fn adjust(
     conn: &mut PgConnection,
     variant_id: Uuid,
@@ -23,7 +24,7 @@ pub async fn adjust(
     }
     let row: Option<(i32, Uuid)> = sqlx::query_as(
         "UPDATE variants SET inventory_quantity = inventory_quantity + $2, updated_at = now() \
-         WHERE id = $1 RETURNING inventory_quantity, product_id",
+         WHERE id = $1 AND inventory_quantity + $2 >= 0 RETURNING inventory_quantity, product_id",
     )
     .bind(variant_id)
     .bind(delta)
@@ -35,7 +36,20 @@ pub async fn adjust(
         }
         _ => StoreError::Database(e),
     })?;
-    let (after, product_id) = row.ok_or(StoreError::NotFound)?;
+    let Some((after, product_id)) = row else {
+        let stock: Option<i32> =
+            sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1")
+                .bind(variant_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        return Err(match stock {
+            Some(stock) => StoreError::invalid(
+                "quantity",
+                format!("stock can't go below zero ({stock} in stock)"),
+            ),
+            None => StoreError::NotFound,
+        });
+    };
     sqlx::query(
         "INSERT INTO inventory_adjustments (variant_id, delta, quantity_after, reason, actor) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -69,6 +83,9 @@ pub async fn set_quantity(
     reason: &str,
     actor: &str,
 ) -> Result<i32, StoreError> {
+    if quantity < 0 {
+        return Err(StoreError::invalid("quantity", "can't be negative"));
+    }
     let current: Option<i32> =
         sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1 FOR UPDATE")
             .bind(variant_id)

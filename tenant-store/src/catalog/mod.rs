@@ -22,6 +22,10 @@ pub use products::{
 pub const MAX_OPTIONS: usize = 3;
 /// Most variants a product can have.
 pub const MAX_VARIANTS: usize = 100;
+/// The highest price a variant may have, in minor units (100 billion in a currency with
+/// two decimals): a cart of [`crate::cart::MAX_LINES`] lines of
+/// [`crate::cart::MAX_LINE_QUANTITY`] units at this price still sums within `i64`.
+pub const MAX_PRICE_MINOR: i64 = 10_000_000_000_000;
 
 /// Where a product stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    BodyFormat, Handle, Image, MAX_OPTIONS, MAX_VARIANTS, Product, ProductInput, Status, Variant,
-    inventory, render_body,
+    BodyFormat, Handle, Image, MAX_OPTIONS, MAX_PRICE_MINOR, MAX_VARIANTS, Product, ProductInput,
+    Status, Variant, inventory, render_body,
 };
 use crate::{StoreError, outbox};
 
@@ -80,6 +80,9 @@ struct Valid {
     variants: Vec<super::VariantInput>,
 }
 
+/// The refusal of a price over [`MAX_PRICE_MINOR`].
+const TOO_LARGE: &str = "is larger than any price a store may ask (100,000,000,000.00)";
+
 fn validate(input: ProductInput) -> Result<Valid, StoreError> {
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut err = |f: &str, m: &str| errors.push((f.to_owned(), m.to_owned()));
@@ -147,9 +150,16 @@ fn validate(input: ProductInput) -> Result<Valid, StoreError> {
         }
         if v.price_minor < 0 {
             errors.push((field("price"), "can't be negative".into()));
+        } else if v.price_minor > MAX_PRICE_MINOR {
+            errors.push((field("price"), TOO_LARGE.into()));
         }
         if v.compare_at_minor.is_some_and(|c| c < 0) {
             errors.push((field("compare_at_price"), "can't be negative".into()));
+        } else if v.compare_at_minor.is_some_and(|c| c > MAX_PRICE_MINOR) {
+            errors.push((field("compare_at_price"), TOO_LARGE.into()));
+        }
+        if v.inventory_quantity < 0 {
+            errors.push((field("inventory_quantity"), "can't be negative".into()));
         }
         if v.weight_grams < 0 {
             errors.push((field("weight"), "can't be negative".into()));

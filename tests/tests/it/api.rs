@@ -893,3 +893,70 @@ async fn the_admin_shows_a_new_token_once_and_keeps_only_its_hash() {
             .contains("No tokens yet")
     );
 }
+
+#[tokio::test]
+async fn stock_never_goes_negative_and_prices_stay_within_what_a_cart_can_sum() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("alpha", "Alpha").await;
+    let api = Api::new(
+        &app,
+        "alpha",
+        &token(
+            &app,
+            "alpha",
+            "s",
+            "products:read,products:write,inventory:write",
+        )
+        .await,
+    );
+    let negative = api
+        .post(
+            "/admin/api/v1/products.json",
+            json!({"product": {"title": "Cap", "variants": [
+                {"price": "10.00", "inventory_management": "shopify", "inventory_quantity": -5}]}}),
+        )
+        .await;
+    assert_eq!(negative.status, 422, "{}", negative.json);
+    assert_eq!(fields(&negative), ["variants[0].inventory_quantity"]);
+    let priceless = api
+        .post(
+            "/admin/api/v1/products.json",
+            json!({"product": {"title": "Yacht", "variants": [{"price": "90000000000000.00"}]}}),
+        )
+        .await;
+    assert_eq!(priceless.status, 422, "{}", priceless.json);
+    assert_eq!(fields(&priceless), ["variants[0].price"]);
+    assert_eq!(count_products(&api).await, 0);
+
+    let created = api.post("/admin/api/v1/products.json", shirt()).await;
+    let variant = created.json["product"]["variants"][0]["inventory_item_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let below = api
+        .post(
+            "/admin/api/v1/inventory_levels/set.json",
+            json!({"location_id": 1, "inventory_item_id": variant, "available": -10}),
+        )
+        .await;
+    assert_eq!(below.status, 422, "{}", below.json);
+    assert_eq!(fields(&below), ["available"]);
+
+    // Whatever writes it, the database keeps stock at zero or above.
+    let mut tx = tenant_store::begin(&app.pool, &t.schema).await.unwrap();
+    let stock: i32 =
+        sqlx::query_scalar("SELECT inventory_quantity FROM variants WHERE id = $1::uuid")
+            .bind(&variant)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(stock, 3, "unchanged");
+    let refused = sqlx::query("UPDATE variants SET inventory_quantity = -1")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("variants_stock_not_negative"),
+        "{refused}"
+    );
+}

@@ -960,3 +960,27 @@ async fn an_export_writes_formulas_as_text_and_imports_them_back_as_they_were() 
     );
     assert_eq!(here.variants[0].option1.as_deref(), Some("'quoted"));
 }
+
+#[tokio::test]
+async fn stock_below_zero_in_a_file_imports_as_zero_with_a_note() {
+    // Shopify lets stock run below zero (selling on when out of stock); here it never does.
+    let app = TestApp::spawn().await;
+    let alpha = app.create_tenant("alpha", "Alpha").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("oversold.csv");
+    std::fs::write(
+        &file,
+        "Handle,Title,Variant Price,Variant Inventory Tracker,Variant Inventory Qty,Status\n\
+         oversold-mug,Oversold mug,12.00,shopify,-3,active\n",
+    )
+    .unwrap();
+    let (result, out) = import(&app, "alpha", file.to_str().unwrap()).await;
+    result.unwrap_or_else(|e| panic!("{e:#}\n{out}"));
+    assert!(out.contains("1 created"), "{out}");
+    assert!(
+        out.contains("line 2, Variant Inventory Qty: stock -3 read as 0"),
+        "{out}"
+    );
+    let mug = product(&app, &alpha, "oversold-mug").await.unwrap();
+    assert_eq!(mug.variants[0].inventory_quantity, 0);
+}
