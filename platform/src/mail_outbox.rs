@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use sqlx::{PgConnection, PgPool};
 
 use crate::follow::{Channels, Heard};
@@ -14,8 +15,11 @@ use crate::mail::{Mailer, OutgoingMail};
 const CHANNEL: &str = "storefront_mail";
 /// Attempts before a message is dead-lettered.
 pub const MAX_ATTEMPTS: i32 = 8;
-/// Messages claimed per round.
-const BATCH: i64 = 20;
+/// Messages claimed per round; a full round is followed by the next at once.
+const BATCH: i64 = 50;
+/// Messages of a round being sent at the same time (the SMTP transport keeps a pool of
+/// connections): a slow server holds up a few, not the queue.
+const SENDING_AT_ONCE: usize = 8;
 /// How often the worker looks even without a wake-up (retries come due by time).
 const POLL: Duration = Duration::from_secs(5);
 
@@ -52,8 +56,24 @@ type Row = (
     i32,
 );
 
-/// Sends what is due; returns how many messages were sent.
-pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<usize> {
+/// What one round of [`deliver_due`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Round {
+    /// Messages taken from the queue.
+    pub claimed: usize,
+    /// Messages sent.
+    pub sent: usize,
+}
+
+impl Round {
+    /// Whether the queue may hold more that is due now.
+    pub fn was_full(&self) -> bool {
+        self.claimed as i64 >= BATCH
+    }
+}
+
+/// Sends what is due, up to a batch, several at a time; returns what it did.
+pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<Round> {
     let mut tx = tenant_store::begin_platform(pool).await?;
     // SKIP LOCKED: several workers (app nodes) share the queue without sending twice.
     let rows: Vec<Row> = sqlx::query_as(
@@ -65,17 +85,27 @@ pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<u
     .bind(BATCH)
     .fetch_all(&mut *tx)
     .await?;
-    let mut sent = Vec::with_capacity(rows.len());
-    for (id, to, from, reply_to, subject, text, html, attempts) in rows {
-        let mail = OutgoingMail {
-            to,
-            from,
-            reply_to,
-            subject,
-            text,
-            html,
-        };
-        match mailer.send(&mail).await {
+    let claimed = rows.len();
+    let outcomes: Vec<(i64, i32, Result<(), crate::mail::MailError>)> = futures::stream::iter(rows)
+        .map(
+            |(id, to, from, reply_to, subject, text, html, attempts)| async move {
+                let mail = OutgoingMail {
+                    to,
+                    from,
+                    reply_to,
+                    subject,
+                    text,
+                    html,
+                };
+                (id, attempts, mailer.send(&mail).await)
+            },
+        )
+        .buffer_unordered(SENDING_AT_ONCE)
+        .collect()
+        .await;
+    let mut sent = Vec::with_capacity(claimed);
+    for (id, attempts, outcome) in outcomes {
+        match outcome {
             Ok(()) => sent.push(id),
             Err(e) => {
                 let attempts = attempts + 1;
@@ -109,7 +139,10 @@ pub async fn deliver_due(pool: &PgPool, mailer: &dyn Mailer) -> anyhow::Result<u
         .await?;
     }
     tx.commit().await?;
-    Ok(sent.len())
+    Ok(Round {
+        claimed,
+        sent: sent.len(),
+    })
 }
 
 /// Runs the delivery loop until aborted: woken when mail is queued (a notification on the
@@ -122,8 +155,11 @@ pub fn spawn_worker(
     let mut queued = channels.subscribe(CHANNEL);
     tokio::spawn(async move {
         loop {
-            if let Err(e) = deliver_due(&pool, mailer.as_ref()).await {
-                tracing::warn!(error = %e, "mail outbox round failed");
+            match deliver_due(&pool, mailer.as_ref()).await {
+                // More may be due: no waiting while there is work.
+                Ok(round) if round.was_full() => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "mail outbox round failed"),
             }
             // Woken by a notification, or at the next poll; being told the listener is
             // deaf (again each second while it is) wakes nothing.

@@ -421,7 +421,8 @@ async fn undeliverable_mail_is_retried_later_and_then_sent() {
     assert_eq!(
         platform::mail_outbox::deliver_due(&pool, &down)
             .await
-            .unwrap(),
+            .unwrap()
+            .sent,
         0
     );
     let (count, attempts, error, later): (i64, i32, Option<String>, bool) = sqlx::query_as(
@@ -441,7 +442,8 @@ async fn undeliverable_mail_is_retried_later_and_then_sent() {
     assert_eq!(
         platform::mail_outbox::deliver_due(&pool, &up)
             .await
-            .unwrap(),
+            .unwrap()
+            .sent,
         0
     );
     sqlx::query("UPDATE platform.mail_outbox SET available_at = now()")
@@ -451,16 +453,49 @@ async fn undeliverable_mail_is_retried_later_and_then_sent() {
     assert_eq!(
         platform::mail_outbox::deliver_due(&pool, &up)
             .await
-            .unwrap(),
+            .unwrap()
+            .sent,
         1
     );
     assert_eq!(smtp.wait_for(1, WAIT).await[0].subject(), "Hello");
     assert_eq!(
         platform::mail_outbox::deliver_due(&pool, &up)
             .await
-            .unwrap(),
+            .unwrap()
+            .sent,
         0,
         "sent once"
     );
     pool.close().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_mail_goes_out_at_once_not_a_batch_per_poll() {
+    // A bulk action queues many messages in one transaction: one wake-up for all of them.
+    let (app, smtp) = app_with_smtp().await;
+    const BURST: usize = 400;
+    let mut tx = tenant_store::begin_platform(&app.pool).await.unwrap();
+    for i in 0..BURST {
+        let mail = platform::mail::OutgoingMail {
+            to: format!("shopper{i}@example.com"),
+            from: "Storefront <no-reply@storefront.test>".into(),
+            reply_to: None,
+            subject: format!("Notice {i}"),
+            text: "Hi".into(),
+            html: None,
+        };
+        platform::mail_outbox::enqueue(&mut tx, &mail)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // A batch per five-second poll would need well over a minute for these.
+    let received = smtp.wait_for(BURST, Duration::from_secs(30)).await;
+    assert_eq!(received.len(), BURST);
+    let unsent: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM platform.mail_outbox WHERE sent_at IS NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(unsent, 0);
 }
