@@ -503,6 +503,9 @@ fn compile(overrides: Vec<Override>) -> (Option<CustomTheme>, Vec<(String, i64, 
     let assemble = |list: &[&Override]| {
         let mut templates = defaults.clone();
         for o in list {
+            // Rows written past the admin's checks get them here: the parser's stack and
+            // memory grow with a source's size and nesting.
+            sandbox::precheck(&o.source)?;
             set_source(&mut templates, o.name.clone(), o.source.clone());
         }
         let tera = sandbox::build(templates)?;

@@ -338,3 +338,30 @@ async fn every_node_sees_a_change() {
     let page = eventually(&other, "alpha", "/", |b| !b.contains("Seen everywhere")).await;
     assert!(page.contains("Shop all products"), "{page}");
 }
+
+#[tokio::test]
+async fn a_stored_override_nested_past_the_limit_is_not_parsed() {
+    let app = TestApp::spawn().await;
+    let (tenant, mut alpha) = app.store_with_owner("alpha", "Alpha").await;
+    let deep = format!(
+        "{{% extends \"store/base.html\" %}}{{% block content %}}{}<h1>Deep welcome</h1>{}{{% endblock content %}}",
+        "{% if true %}".repeat(100),
+        "{% endif %}".repeat(100)
+    );
+    let refused = save(&mut alpha, HOME, &deep).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("nests too deeply"),
+        "{}",
+        refused.body
+    );
+
+    store_unchecked(&app, &tenant.schema, tenant.id, HOME, &deep).await;
+    let page = home(&app, "alpha").await;
+    assert!(
+        page.contains("Shop all products") && !page.contains("Deep welcome"),
+        "the default serves instead: {page}"
+    );
+    let list = eventually_admin(&mut alpha, |b| b.contains("nests too deeply")).await;
+    assert!(list.contains("nests too deeply"), "{list}");
+}
