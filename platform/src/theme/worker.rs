@@ -397,7 +397,8 @@ impl Pool {
                 )))
             }
             Err(Trouble::Late) => {
-                // Killed: whatever it was doing stops now.
+                // Whatever it was doing stops now (the runtime reaps the process).
+                let _ = worker.child.start_kill();
                 drop(worker);
                 Err(RenderFailure::TimedOut)
             }
