@@ -79,7 +79,14 @@ impl App {
         )?);
         let themes = crate::theme::Themes::new(
             db.clone(),
-            std::time::Duration::from_millis(settings.theme_render_timeout_ms),
+            crate::theme::worker::Pool::new(
+                settings.theme_worker_program(),
+                settings.theme_workers(),
+                crate::theme::worker::Limits {
+                    memory_mb: settings.theme_render_memory_mb,
+                    timeout: std::time::Duration::from_millis(settings.theme_render_timeout_ms),
+                },
+            ),
         );
         let pages = crate::storefront::page_cache::PageCache::new(
             settings.page_cache_mb,

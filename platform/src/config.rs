@@ -164,6 +164,33 @@ pub struct Settings {
     )]
     pub theme_render_timeout_ms: u64,
 
+    /// Megabytes of memory a render of a store's own template may use (its worker
+    /// process's heap and its 64 MB render stack); a render that needs more falls back to
+    /// the default theme's template.
+    #[arg(
+        long,
+        env = "THEME_RENDER_MEMORY_MB",
+        global = true,
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(crate::theme::worker::Limits::MIN_MEMORY_MB..=65_536)
+    )]
+    pub theme_render_memory_mb: u64,
+
+    /// Worker processes that render stores' own templates on this node, each one page at a
+    /// time (default: the number of CPUs, at least 2).
+    #[arg(
+        long,
+        env = "THEME_WORKERS",
+        global = true,
+        value_parser = clap::value_parser!(u64).range(1..=1024)
+    )]
+    pub theme_workers: Option<u64>,
+
+    /// The executable theme workers run as `<program> theme-worker`; this one when unset.
+    /// For tests, whose executable is a test harness.
+    #[arg(long, env = "THEME_WORKER_PROGRAM", global = true, hide = true)]
+    pub theme_worker_program: Option<PathBuf>,
+
     /// Where Stripe's API lives; unset for the real one (`https://api.stripe.com/`). For a
     /// local stand-in in development and tests.
     #[arg(long, env = "STRIPE_API_BASE", global = true)]
@@ -258,12 +285,34 @@ impl Settings {
             search_cache_capacity: 64,
             search_sweep_secs: 600,
             theme_render_timeout_ms: 200,
+            theme_render_memory_mb: 256,
+            theme_workers: None,
+            theme_worker_program: None,
             stripe_api_base: None,
             reservation_minutes: 60,
             reservation_sweep_secs: 60,
             page_cache_mb: 64,
             page_cache_secs: 60,
         }
+    }
+
+    /// How many theme render workers this node may run.
+    pub fn theme_workers(&self) -> usize {
+        self.theme_workers
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map_or(2, std::num::NonZeroUsize::get)
+                    .max(2)
+            })
+    }
+
+    /// The executable theme render workers run: `/proc/self/exe` by default, which stays
+    /// this process's own binary even when a deploy replaces the file.
+    pub fn theme_worker_program(&self) -> PathBuf {
+        self.theme_worker_program
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
     }
 
     /// The sender of platform mail.

@@ -13,6 +13,13 @@ use platform::cli::{Cli, Console, run};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // A theme render worker (started by a serving node): no settings, runtime or logging.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == platform::theme::worker::SUBCOMMAND)
+    {
+        return platform::theme::worker::main();
+    }
     let cli = Cli::parse();
     platform::init_tracing(cli.settings.log_format);
     let runtime = match tokio::runtime::Runtime::new() {

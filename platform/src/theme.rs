@@ -3,15 +3,17 @@
 //!
 //! A store without overrides renders through the one shared [`crate::views::Views`]; the
 //! answer "this store has none" is cached, so such a page costs no query and no parse. A
-//! store with overrides gets its own compiled Tera set (the default store templates plus its
-//! overrides, nothing else: see [`sandbox`]), cached per tenant in a bounded cache that every
-//! node empties for that tenant when a save announces itself on [`THEME_CHANNEL`]. Only the
-//! pages an override takes part in render in that set, on a sandbox thread (a large stack,
-//! a bounded number of them) under a time limit; a failure or timeout serves the default
-//! template instead, logs a warning and records the error for the admin's theme screen.
+//! store with overrides gets its own template set (the default store templates plus its
+//! overrides, nothing else: see [`sandbox`]), checked and cached per tenant in a bounded
+//! cache that every node empties for that tenant when a save announces itself on
+//! [`THEME_CHANNEL`]. Only the pages an override takes part in render in that set, in a
+//! worker process ([`worker`], which compiles the set once) under a time and a memory
+//! limit; a failure serves the default template instead, logs a warning and records the
+//! error for the admin's theme screen.
 
 pub mod samples;
 pub mod sandbox;
+pub mod worker;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,12 +39,14 @@ pub const THEME_CHANNEL: &str = "storefront_theme";
 
 /// Cache weight of a store without overrides (just a marker).
 const PLAIN_WEIGHT: u32 = 1;
-/// Cache weight of a compiled template set (a few hundred KB).
+/// Cache weight of a store's own set (its overrides' sources and how templates include
+/// each other; the compiled set lives in the render workers).
 const CUSTOM_WEIGHT: u32 = 100;
-/// Total cache weight: about a thousand compiled sets.
+/// Total cache weight: about a thousand stores with overrides.
 const CACHE_WEIGHT: u64 = 100_000;
 
-/// Sandbox threads that may run at once on a node.
+/// Sandbox threads (compiling and checking stores' templates) that may run at once on a
+/// node.
 const SANDBOX_THREADS: usize = 64;
 
 /// Renders a storefront template for the store.
@@ -71,20 +75,29 @@ pub async fn render_store(
     if custom.is_tripped(involved) {
         return app.views.render(template, view);
     }
-    let context = tera::Context::from_serialize(view)
-        .map_err(|e| anyhow::anyhow!("view for {template}: {e}"))?;
+    let context =
+        serde_json::to_value(view).map_err(|e| anyhow::anyhow!("view for {template}: {e}"))?;
     match app
         .themes
-        .render_sandboxed(Arc::clone(&custom.tera), template, context)
+        .workers
+        .render(custom.set, &custom.overrides, template, context)
         .await
     {
         Ok(html) => Ok(html),
         Err(failure) => {
-            let (message, timed_out) = match failure {
+            let limits = app.themes.workers.limits();
+            let (message, stopped) = match failure {
                 sandbox::RenderFailure::TimedOut => (
                     format!(
                         "{template} took longer than {} ms to render",
-                        app.themes.render_timeout.as_millis()
+                        limits.timeout.as_millis()
+                    ),
+                    true,
+                ),
+                sandbox::RenderFailure::OutOfMemory => (
+                    format!(
+                        "{template} needed more than {} MB of memory to render",
+                        limits.memory_mb
                     ),
                     true,
                 ),
@@ -92,7 +105,14 @@ pub async fn render_store(
                 sandbox::RenderFailure::Busy => {
                     tracing::warn!(
                         tenant.id = %tenant.id, template,
-                        "every theme sandbox is busy; rendered the default template instead"
+                        "every theme worker is busy; rendered the default template instead"
+                    );
+                    return app.views.render(template, view);
+                }
+                sandbox::RenderFailure::Unavailable(e) => {
+                    tracing::error!(
+                        tenant.id = %tenant.id, template, error = %e,
+                        "no theme worker; rendered the default template instead"
                     );
                     return app.views.render(template, view);
                 }
@@ -101,9 +121,10 @@ pub async fn render_store(
                 tenant.id = %tenant.id, template, error = %message,
                 "store template failed; rendered the default template instead"
             );
-            if timed_out {
-                // The sandbox thread may still be running: this node stops using the
-                // override until the merchant saves it again.
+            if stopped {
+                // Its worker was stopped (killed, or ran out of memory and ended): every
+                // view would cost another, so this node serves the default until the
+                // merchant saves the template again.
                 custom.trip(involved);
             }
             app.themes.note_error(tenant, custom, involved, &message);
@@ -147,12 +168,17 @@ pub struct StoreTheme {
     version: u64,
 }
 
-/// Source of [`StoreTheme::version`]s.
+/// Source of [`StoreTheme::version`]s and of the numbers render workers know template sets
+/// by.
 static THEME_LOADS: AtomicU64 = AtomicU64::new(1);
 
-/// A store's own compiled template set.
+/// A store's own template set.
 struct CustomTheme {
-    tera: Arc<tera::Tera>,
+    /// The number render workers know the set by (they compile it once).
+    set: u64,
+    /// The overrides (name, source) that compiled and passed the sandbox's checks: the set
+    /// is the default store templates with these in place.
+    overrides: Arc<Vec<(String, String)>>,
     /// Each overridden template's saved version.
     versions: HashMap<String, i64>,
     /// For every template whose rendering takes in an override: those overrides.
@@ -178,7 +204,8 @@ impl CustomTheme {
 /// Every store's theme on this node.
 pub struct Themes {
     pool: PgPool,
-    render_timeout: Duration,
+    /// The processes stores' own templates render in.
+    workers: worker::Pool,
     cache: Cache<Uuid, Arc<StoreTheme>>,
     /// Bumped on every invalidation: a load that raced with one does not cache its answer.
     generation: AtomicU64,
@@ -188,11 +215,11 @@ pub struct Themes {
 }
 
 impl Themes {
-    /// Themes loaded from `pool`; a store's own template may render for `render_timeout`.
-    pub fn new(pool: PgPool, render_timeout: Duration) -> Arc<Self> {
+    /// Themes loaded from `pool`; stores' own templates render in `workers`.
+    pub fn new(pool: PgPool, workers: worker::Pool) -> Arc<Self> {
         Arc::new(Self {
             pool,
-            render_timeout,
+            workers,
             cache: Cache::builder()
                 .max_capacity(CACHE_WEIGHT)
                 .weigher(|_, theme: &Arc<StoreTheme>| {
@@ -212,7 +239,12 @@ impl Themes {
 
     /// How long a store's own template may take to render.
     pub fn render_timeout(&self) -> Duration {
-        self.render_timeout
+        self.workers.limits().timeout
+    }
+
+    /// How many megabytes of memory a store's own template may use to render.
+    pub fn render_memory_mb(&self) -> u64 {
+        self.workers.limits().memory_mb
     }
 
     /// The store's theme, from the cache or loaded (one query, and a compile when the store
@@ -284,36 +316,6 @@ impl Themes {
         )
     }
 
-    /// Renders in the sandbox on a blocking thread, giving up at the time limit.
-    async fn render_sandboxed(
-        &self,
-        tera: Arc<tera::Tera>,
-        template: &str,
-        context: tera::Context,
-    ) -> Result<String, sandbox::RenderFailure> {
-        let Ok(Ok(slot)) =
-            tokio::time::timeout(self.render_timeout, Arc::clone(&self.slots).acquire_owned())
-                .await
-        else {
-            return Err(sandbox::RenderFailure::Busy);
-        };
-        let deadline = Instant::now() + self.render_timeout;
-        let name = template.to_owned();
-        // The slot is held until the thread ends, even past the time limit: a runaway
-        // template can tie up at most every slot, never every thread of the process.
-        let task = sandbox::on_own_thread(move || {
-            let _slot = slot;
-            sandbox::render(&tera, &name, &context, deadline)
-        });
-        match tokio::time::timeout(self.render_timeout, task).await {
-            Err(_) => Err(sandbox::RenderFailure::TimedOut),
-            Ok(None) => Err(sandbox::RenderFailure::Error(
-                "the template crashed the template engine".into(),
-            )),
-            Ok(Some(result)) => result,
-        }
-    }
-
     /// Records a render error against the overrides involved, once per distinct error, in
     /// the background (the shopper's page does not wait for it).
     fn note_error(
@@ -365,42 +367,50 @@ impl Themes {
         pages: Vec<(&'static str, serde_json::Value)>,
     ) -> Result<(), Refusal> {
         sandbox::precheck(source)?;
+        let mut overrides: Vec<(String, String)> = others
+            .into_iter()
+            .filter(|o| o.name != name)
+            .map(|o| (o.name, o.source))
+            .collect();
+        overrides.push((name.to_owned(), source.to_owned()));
         let name = name.to_owned();
-        let source = source.to_owned();
-        let timeout = self.render_timeout;
+        let timeout = self.render_timeout();
         let slot = self.slots.acquire().await;
-        let checked = sandbox::on_own_thread(move || {
-            let defaults = crate::views::default_store_templates();
-            let mut templates = defaults.clone();
-            for o in others.into_iter().filter(|o| o.name != name) {
-                set_source(&mut templates, o.name, o.source);
-            }
-            set_source(&mut templates, name.clone(), source);
-            let tera = sandbox::build(templates)?;
-            sandbox::check(&tera, &name)?;
-            let graph = sandbox::graph(&tera);
-            let plain = sandbox::build(defaults).ok();
-            let mut renders = Vec::new();
-            for (page, view) in pages {
-                if page != name && !sandbox::reach(&graph, page).contains(&name) {
-                    continue;
+        let checked = sandbox::on_own_thread({
+            let overrides = overrides.clone();
+            move || {
+                let defaults = crate::views::default_store_templates();
+                let mut templates = defaults.clone();
+                for (name, source) in overrides {
+                    set_source(&mut templates, name, source);
                 }
-                let Ok(context) = tera::Context::from_value(view) else {
-                    continue;
-                };
-                // A sample the default page cannot render has fallen behind its view.
-                let default_renders = plain.as_ref().is_some_and(|plain| {
-                    sandbox::render(plain, page, &context, Instant::now() + timeout * 10).is_ok()
-                });
-                if default_renders {
-                    renders.push((page, context));
+                let tera = sandbox::build(templates)?;
+                sandbox::check(&tera, &name)?;
+                let graph = sandbox::graph(&tera);
+                let plain = sandbox::build(defaults).ok();
+                let mut renders = Vec::new();
+                for (page, view) in pages {
+                    if page != name && !sandbox::reach(&graph, page).contains(&name) {
+                        continue;
+                    }
+                    let Ok(context) = tera::Context::from_value(view.clone()) else {
+                        continue;
+                    };
+                    // A sample the default page cannot render has fallen behind its view.
+                    let default_renders = plain.as_ref().is_some_and(|plain| {
+                        sandbox::render(plain, page, &context, Instant::now() + timeout * 10)
+                            .is_ok()
+                    });
+                    if default_renders {
+                        renders.push((page, view));
+                    }
                 }
+                Ok::<_, Refusal>(renders)
             }
-            Ok::<_, Refusal>((Arc::new(tera), renders))
         })
         .await;
         drop(slot);
-        let (tera, renders) = match checked {
+        let renders = match checked {
             Some(result) => result?,
             None => {
                 return Err(Refusal::new(
@@ -408,22 +418,38 @@ impl Themes {
                 ));
             }
         };
-        for (page, context) in renders {
-            match self
-                .render_sandboxed(Arc::clone(&tera), page, context)
-                .await
-            {
+        let set = THEME_LOADS.fetch_add(1, Ordering::Relaxed);
+        for (page, view) in renders {
+            let limits = self.workers.limits();
+            match self.workers.render(set, &overrides, page, view).await {
                 Ok(_) => {}
-                Err(sandbox::RenderFailure::TimedOut | sandbox::RenderFailure::Busy) => {
+                Err(sandbox::RenderFailure::TimedOut) => {
                     return Err(Refusal::new(format!(
                         "Rendering {page} with sample data took longer than {} ms.",
-                        timeout.as_millis()
+                        limits.timeout.as_millis()
+                    )));
+                }
+                Err(sandbox::RenderFailure::OutOfMemory) => {
+                    return Err(Refusal::new(format!(
+                        "Rendering {page} with sample data needed more than {} MB of memory.",
+                        limits.memory_mb
                     )));
                 }
                 Err(sandbox::RenderFailure::Error(e)) => {
                     return Err(Refusal::new(format!(
                         "Rendering {page} with sample data failed: {e}"
                     )));
+                }
+                Err(sandbox::RenderFailure::Busy) => {
+                    return Err(Refusal::new(
+                        "The template could not be checked: every theme worker is busy. Try again in a moment.",
+                    ));
+                }
+                Err(sandbox::RenderFailure::Unavailable(e)) => {
+                    tracing::error!(error = %e, "no theme worker to check a store template");
+                    return Err(Refusal::new(
+                        "The template could not be checked: the theme workers are unavailable. Try again in a moment.",
+                    ));
                 }
             }
         }
@@ -452,9 +478,10 @@ fn set_source(templates: &mut Vec<(String, String)>, name: String, source: Strin
     }
 }
 
-/// Compiles a store's template set: the default store templates with every saved override
-/// that still compiles (a new release may have changed the defaults under it). Returns the
-/// set (None when no override is usable) and the overrides left out, with their errors.
+/// Checks a store's template set: the default store templates with every saved override
+/// that still compiles and passes the sandbox's checks (a new release may have changed the
+/// defaults under it). Returns the set (None when no override is usable) and the overrides
+/// left out, with their errors.
 fn compile(overrides: Vec<Override>) -> (Option<CustomTheme>, Vec<(String, i64, String)>) {
     let defaults = crate::views::default_store_templates();
     let known: HashSet<&str> = defaults.iter().map(|(n, _)| n.as_str()).collect();
@@ -476,6 +503,9 @@ fn compile(overrides: Vec<Override>) -> (Option<CustomTheme>, Vec<(String, i64, 
     let assemble = |list: &[&Override]| {
         let mut templates = defaults.clone();
         for o in list {
+            // Rows written past the admin's checks get them here: the parser's stack and
+            // memory grow with a source's size and nesting.
+            sandbox::precheck(&o.source)?;
             set_source(&mut templates, o.name.clone(), o.source.clone());
         }
         let tera = sandbox::build(templates)?;
@@ -523,7 +553,13 @@ fn compile(overrides: Vec<Override>) -> (Option<CustomTheme>, Vec<(String, i64, 
         })
         .collect();
     let custom = CustomTheme {
-        tera: Arc::new(tera),
+        set: THEME_LOADS.fetch_add(1, Ordering::Relaxed),
+        overrides: Arc::new(
+            accepted
+                .iter()
+                .map(|o| (o.name.clone(), o.source.clone()))
+                .collect(),
+        ),
         versions: accepted
             .iter()
             .map(|o| (o.name.clone(), o.version))

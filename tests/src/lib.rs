@@ -60,6 +60,24 @@ fn embedded_server_url() -> anyhow::Result<String> {
     ))
 }
 
+/// This package's `theme_worker` binary, which the app under test renders stores' own
+/// templates in (a test harness cannot be started as `storefront theme-worker`). Cargo
+/// builds it with the integration tests and benchmarks, whose executables live in
+/// `target/<profile>/deps/`, one level below it.
+pub fn theme_worker() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test executable's path");
+        exe.ancestors()
+            .skip(1)
+            .take(2)
+            .map(|dir| dir.join(format!("theme_worker{}", std::env::consts::EXE_SUFFIX)))
+            .find(|path| path.is_file())
+            .expect("the theme_worker binary next to the tests (cargo builds it with them)")
+    })
+    .clone()
+}
+
 /// A database of its own for one test, dropped when this is dropped.
 pub struct TestDb {
     /// The database's name.
@@ -223,6 +241,7 @@ impl TestApp {
         // Cached pages follow a write a moment after it commits (by NOTIFY), and most tests
         // read a page right after writing: the page cache's own tests switch it on.
         settings.page_cache_mb = 0;
+        settings.theme_worker_program = Some(theme_worker());
         configure(&mut settings);
         // The pool a node opens with these settings (`Database::open`).
         let pool =
@@ -245,7 +264,8 @@ impl TestApp {
     pub async fn spawn_with_routes(routes: axum::Router) -> Self {
         let db = std::sync::Arc::new(TestDb::create().await);
         let data_dir = tempfile::tempdir().expect("a temporary DATA_DIR");
-        let settings = Settings::for_database(&db.url, data_dir.path().to_path_buf());
+        let mut settings = Settings::for_database(&db.url, data_dir.path().to_path_buf());
+        settings.theme_worker_program = Some(theme_worker());
         let pool = db.pool(2).await;
         let state = App::build(settings, pool.clone()).expect("building the app");
         let router = platform::middleware::stack(state.clone(), routes);

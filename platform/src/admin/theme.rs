@@ -93,6 +93,7 @@ struct EditView {
     error: Option<String>,
     error_line: Option<usize>,
     timeout_ms: u128,
+    memory_mb: u64,
 }
 
 /// `?name=store/home.html`.
@@ -136,6 +137,7 @@ async fn render_edit(
         error_line: refusal.as_ref().and_then(|r| r.line),
         error: refusal.map(|r| r.message),
         timeout_ms: app.themes.render_timeout().as_millis(),
+        memory_mb: app.themes.render_memory_mb(),
     };
     Ok(Html(app.views.render("admin/theme_edit.html", &view)?))
 }

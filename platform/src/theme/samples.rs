@@ -1,7 +1,9 @@
 //! Sample views for test-rendering a merchant's template before it is saved. They only
 //! need to be close to the real views: a page is test-rendered only when the default
 //! theme's own template renders with its sample, so a sample that has fallen behind a view
-//! turns the check off instead of refusing good templates.
+//! turns the check off instead of refusing good templates. Text that can be long on a real
+//! store (a product's description) is long here too, so a template whose memory grows with
+//! it is refused at save rather than on the store.
 
 use serde_json::{Value, json};
 
@@ -22,7 +24,53 @@ pub fn pages(shop: Value) -> Vec<(&'static str, Value)> {
         "image_height": null,
     });
     let canonical = "https://example.com/";
+    let variant = json!({
+        "id": "01a24819-f3ad-702f-ad57-9106255cd426",
+        "title": "M / Blue",
+        "options": ["M", "Blue", null],
+        "sku": "SAMPLE-1",
+        "price": "$10.00",
+        "price_minor": 1000,
+        "compare_at": "$12.00",
+        "available": true,
+        "stock_label": "In stock",
+        "max_quantity": 3,
+    });
+    let option = |field: &str, name: &str, value: &str| json!({ "field": field, "name": name, "values": [{ "value": value, "selected": true }] });
     vec![
+        (
+            "store/product.html",
+            json!({
+                "shop": shop,
+                "canonical_url": canonical,
+                "product": {
+                    "handle": "sample-product",
+                    "title": "Sample product",
+                    "body_html": long_description(),
+                    "vendor": "Sample vendor",
+                    "product_type": "Sample",
+                    "seo_title": "",
+                    "seo_description": "A sample product.",
+                    "has_options": true,
+                },
+                "options": [option("option1", "Size", "M"), option("option2", "Colour", "Blue")],
+                "variants": [variant],
+                "selected": variant,
+                "selection_message": null,
+                "error": null,
+                "quantity": "1",
+                "images": [{
+                    "url": "/media/sample/480.webp",
+                    "url_large": "/media/sample/1024.webp",
+                    "url_thumb": "/media/sample/160.webp",
+                    "alt": "Sample product",
+                    "width": 1024,
+                    "height": 1024,
+                }],
+                "related": [card],
+                "json_ld": "{}",
+            }),
+        ),
         (
             "store/home.html",
             json!({
@@ -66,4 +114,11 @@ pub fn pages(shop: Value) -> Vec<(&'static str, Value)> {
         ),
         ("store/404.html", json!({ "shop": shop })),
     ]
+}
+
+/// A product description as long as merchants' longest (64 KB of HTML).
+fn long_description() -> String {
+    let paragraph = "<p>Made by hand from <strong>organic linen</strong>, washed for softness \
+                     and cut to last: a sample paragraph of a long product description.</p>\n";
+    paragraph.repeat(64 * 1024 / paragraph.len())
 }

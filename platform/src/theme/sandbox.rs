@@ -1,6 +1,8 @@
 //! The sandbox a store's own templates are compiled and rendered in: only storefront
-//! templates, no process environment, bounded `range`, output and time, and no template
-//! that can recurse into itself.
+//! templates, no process environment, bounded `range` and output, a deadline checked by
+//! `range()` and every write of output, and no template that can recurse into itself.
+//! Renders run in a worker process ([`super::worker`]) that bounds their memory and is
+//! killed when a render outlives the deadline without checking it.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -58,8 +60,12 @@ impl Refusal {
 pub enum RenderFailure {
     /// It ran past its deadline.
     TimedOut,
-    /// Every sandbox thread was taken for longer than the time limit.
+    /// It needed more memory than a render may use (its worker ran out and ended).
+    OutOfMemory,
+    /// Every render worker was taken for longer than the time limit.
     Busy,
+    /// No render worker could be started or talked to: the node's fault, not the template's.
+    Unavailable(String),
     /// Tera refused or failed it.
     Error(String),
 }
