@@ -46,6 +46,8 @@ pub struct App {
     /// Rendered storefront pages per store, address and cart count (kept fresh by
     /// triggers on the tenant tables and LISTEN/NOTIFY).
     pub pages: Arc<crate::storefront::page_cache::PageCache>,
+    /// Password hashing and checking (argon2), a few runs at a time on the blocking pool.
+    pub passwords: crate::accounts::PasswordWork,
     /// Background tasks (hostname listener, mail worker); aborted when the app is dropped.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -108,6 +110,7 @@ impl App {
             )),
         );
         let sweep_every = std::time::Duration::from_secs(settings.reservation_sweep_secs);
+        let passwords = crate::accounts::PasswordWork::new(settings.password_hash_slots());
         Ok(AppState(Arc::new_cyclic(|app| {
             let mut tasks = tasks;
             tasks.push(crate::payments::sweeper::spawn(app.clone(), sweep_every));
@@ -124,6 +127,7 @@ impl App {
                 search,
                 themes,
                 pages,
+                passwords,
                 tasks,
             }
         })))

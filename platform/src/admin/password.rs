@@ -157,7 +157,8 @@ pub struct ResetForm {
 }
 
 /// `POST /admin/password/reset/{token}`: sets the password, uses the link up, and signs the
-/// account out everywhere (whoever knew the old password is out too).
+/// account out everywhere (whoever knew the old password is out too). The cheap checks come
+/// first (the link, the password's length); only then is the password hashed.
 pub async fn reset_password(
     State(app): State<AppState>,
     tenant: CurrentTenant,
@@ -165,6 +166,12 @@ pub async fn reset_password(
     Path(token): Path<String>,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
+    let mut conn = app.db.acquire().await?;
+    let valid = tokens::peek(&mut conn, Purpose::PasswordReset, &token, Some(tenant.id)).await?;
+    drop(conn);
+    if valid.is_none() {
+        return Err(expired());
+    }
     if let Err(m) = accounts::check_new_password(&form.password) {
         // The link stays usable: the merchant just picks a better password.
         let page = render(
@@ -178,8 +185,10 @@ pub async fn reset_password(
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let hash = accounts::hash_password_blocking(&form.password).await?;
+    let hash = app.passwords.hash(&form.password).await?;
     let mut tx = tenant_store::begin_platform(&app.db).await?;
+    // Redeemed now, in the transaction that sets the password: a second click that raced
+    // this one finds it used.
     let Some(user_id) =
         tokens::redeem(&mut tx, Purpose::PasswordReset, &token, Some(tenant.id)).await?
     else {

@@ -87,7 +87,8 @@ pub async fn show_login(
     .await
 }
 
-/// `POST /admin/login`: checks the password of a member of this store and signs in.
+/// `POST /admin/login`: checks the password of a member of this store and signs in. What
+/// is no email address is refused without checking a password.
 pub async fn create_session(
     State(app): State<AppState>,
     tenant: CurrentTenant,
@@ -97,16 +98,20 @@ pub async fn create_session(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref()).to_owned();
     rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
-    if let Ok(email) = Email::parse(&form.email) {
-        rate_limit::hit(&app.db, rate_limit::LOGIN_PER_ACCOUNT, email.as_str()).await?;
-    }
-    let user = accounts::check_credentials(
-        &app.db,
-        &form.email,
-        &form.password,
-        SignInScope::Store(tenant.id),
-    )
-    .await?;
+    let user = match Email::parse(&form.email) {
+        Ok(email) => {
+            rate_limit::hit(&app.db, rate_limit::LOGIN_PER_ACCOUNT, email.as_str()).await?;
+            accounts::check_credentials(
+                &app.db,
+                &app.passwords,
+                &email,
+                &form.password,
+                SignInScope::Store(tenant.id),
+            )
+            .await?
+        }
+        Err(_) => None,
+    };
     match user {
         Some(user_id) => {
             sign_in(&session, user_id, tenant.id).await?;

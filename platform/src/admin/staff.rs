@@ -354,7 +354,8 @@ pub struct AcceptForm {
     password: String,
 }
 
-/// `POST /admin/invitations/{token}`: joins the store and signs in.
+/// `POST /admin/invitations/{token}`: joins the store and signs in. The invitation and the
+/// new password's length are checked before any password is hashed or checked.
 pub async fn accept_invitation(
     State(app): State<AppState>,
     tenant: CurrentTenant,
@@ -375,7 +376,7 @@ pub async fn accept_invitation(
     // An existing account proves it is theirs with its password; a new one chooses one.
     let joiner = match account_hash(&app, &email).await? {
         Some((id, hash)) => {
-            let ok = accounts::verify_password_blocking(&form.password, &hash).await?;
+            let ok = app.passwords.verify(&form.password, &hash).await?;
             if !ok {
                 return refuse("That is not the password of this account.".into()).await;
             }
@@ -385,7 +386,7 @@ pub async fn accept_invitation(
             if let Err(m) = accounts::check_new_password(&form.password) {
                 return refuse(format!("Password {m}.")).await;
             }
-            Joiner::New(accounts::hash_password_blocking(&form.password).await?)
+            Joiner::New(app.passwords.hash(&form.password).await?)
         }
     };
 

@@ -56,12 +56,21 @@ pub async fn create_session(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
-    if let Ok(email) = Email::parse(&form.email) {
-        rate_limit::hit(&app.db, rate_limit::LOGIN_PER_ACCOUNT, email.as_str()).await?;
-    }
-    let user =
-        accounts::check_credentials(&app.db, &form.email, &form.password, SignInScope::Operator)
-            .await?;
+    let user = match Email::parse(&form.email) {
+        Ok(email) => {
+            rate_limit::hit(&app.db, rate_limit::LOGIN_PER_ACCOUNT, email.as_str()).await?;
+            accounts::check_credentials(
+                &app.db,
+                &app.passwords,
+                &email,
+                &form.password,
+                SignInScope::Operator,
+            )
+            .await?
+        }
+        // No email address: refused without checking a password.
+        Err(_) => None,
+    };
     let Some(user_id) = user else {
         let page = render(
             &session,

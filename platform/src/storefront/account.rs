@@ -275,7 +275,8 @@ pub struct RegisterForm {
     password: String,
 }
 
-/// `POST /account/register`: creates the account and signs the shopper in.
+/// `POST /account/register`: creates the account and signs the shopper in. The rate limit
+/// and the fields are checked before the password is hashed.
 pub async fn register(
     shopper: Shopper,
     ClientIp(ip): ClientIp,
@@ -296,7 +297,7 @@ pub async fn register(
         errors.insert("password".to_owned(), m);
     }
     if let (Some(email), true) = (email, errors.is_empty()) {
-        let hash = accounts::hash_password_blocking(&f.password).await?;
+        let hash = app.passwords.hash(&f.password).await?;
         let mut tx = tenant_store::begin(&app.db, &shopper.tenant.schema).await?;
         match customers::register(&mut tx, email.as_str(), &hash, &f.first_name, &f.last_name).await
         {
@@ -356,9 +357,9 @@ pub async fn login(
         Err(_) => None,
     };
     let ok = match &found {
-        Some((_, hash)) => accounts::verify_password_blocking(&f.password, hash).await?,
+        Some((_, hash)) => app.passwords.verify(&f.password, hash).await?,
         // The same work as a real check, so timing doesn't reveal which addresses exist.
-        None => accounts::spend_a_verification(&f.password).await?,
+        None => app.passwords.spend_a_verification(&f.password).await?,
     };
     if let (true, Some((id, _))) = (ok, found) {
         shopper.sign_in(id).await?;
@@ -442,7 +443,8 @@ pub struct PasswordForm {
     new_password: String,
 }
 
-/// `POST /account/password`: needs the current password.
+/// `POST /account/password`: needs the current password. The new password's length is
+/// checked before the current one is (argon2).
 pub async fn change_password(
     shopper: Shopper,
     Form(f): Form<PasswordForm>,
@@ -450,25 +452,27 @@ pub async fn change_password(
     let Some(id) = shopper.customer_id().await? else {
         return Ok(Redirect::to("/account/login").into_response());
     };
-    let (db, schema) = (&shopper.app.db, &shopper.tenant.schema);
+    let refuse = |field: &str, message: String| {
+        let errors = BTreeMap::from([(field.to_owned(), message)]);
+        let page = AccountPage::new(ACCOUNT).refused(BTreeMap::new(), errors);
+        shopper.render(page, Some(id))
+    };
+    if let Err(m) = accounts::check_new_password(&f.new_password) {
+        return refuse("new_password", m).await;
+    }
+    let app = &shopper.app;
+    let (db, schema) = (&app.db, &shopper.tenant.schema);
     let mut tx = tenant_store::begin(db, schema).await?;
     let hash = customers::password_hash(&mut tx, id).await?;
     tx.commit().await?;
-    let mut errors = BTreeMap::new();
-    if !accounts::verify_password_blocking(&f.current_password, &hash).await? {
-        errors.insert(
-            "current_password".to_owned(),
+    if !app.passwords.verify(&f.current_password, &hash).await? {
+        return refuse(
+            "current_password",
             "is not your current password".to_owned(),
-        );
+        )
+        .await;
     }
-    if let Err(m) = accounts::check_new_password(&f.new_password) {
-        errors.insert("new_password".to_owned(), m);
-    }
-    if !errors.is_empty() {
-        let page = AccountPage::new(ACCOUNT).refused(BTreeMap::new(), errors);
-        return shopper.render(page, Some(id)).await;
-    }
-    let new_hash = accounts::hash_password_blocking(&f.new_password).await?;
+    let new_hash = app.passwords.hash(&f.new_password).await?;
     let mut tx = tenant_store::begin(db, schema).await?;
     customers::set_password_hash(&mut tx, id, &new_hash).await?;
     tx.commit().await?;

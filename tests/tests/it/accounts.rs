@@ -469,6 +469,39 @@ async fn repeated_sign_in_attempts_are_rate_limited_per_account() {
 }
 
 #[tokio::test]
+async fn cheap_refusals_cost_no_password_hashing() {
+    let app = TestApp::spawn().await;
+    let runs = || app.state.passwords.runs();
+    let (_, _owner) = app.store_with_owner("alpha", "Alpha Goods").await;
+    let before = runs();
+
+    // A reset link that does not exist.
+    let mut browser = app.browser("alpha.storefront.test");
+    let csrf = browser.get("/admin/password/forgot").await.csrf();
+    let bogus = browser
+        .post_form(
+            "/admin/password/reset/not-a-real-token",
+            &[("_csrf", &csrf), ("password", "a brand new password")],
+        )
+        .await;
+    assert_eq!(bogus.status, 400);
+    assert!(bogus.body.contains("expired or was already used"));
+
+    // A signup whose subdomain or address is taken.
+    let taken = sign_up(&app, "Mine", "alpha", "new@shop.example", PASSWORD).await;
+    assert_eq!(taken.status, 422);
+    assert!(taken.body.contains("is already taken"));
+    let taken = sign_up(&app, "Mine", "mine", "owner@alpha.example.com", PASSWORD).await;
+    assert_eq!(taken.status, 422);
+    assert!(taken.body.contains("already exists"));
+
+    // A sign-in with something that is no email address.
+    let page = sign_in(&mut browser, "not an address", "whatever it is").await;
+    assert_eq!(page.status, 422);
+    assert_eq!(runs(), before, "no hashing at all");
+}
+
+#[tokio::test]
 async fn a_session_survives_on_another_app_node() {
     let node1 = TestApp::spawn().await;
     let node2 = TestApp::spawn_node(Arc::clone(&node1.db)).await;
