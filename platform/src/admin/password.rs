@@ -73,7 +73,7 @@ pub async fn send_reset_link(
     headers: HeaderMap,
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, AppError> {
-    rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
+    app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(m) => {
@@ -89,7 +89,10 @@ pub async fn send_reset_link(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    rate_limit::hit(&app.db, rate_limit::MAIL_PER_ACCOUNT, email.as_str()).await?;
+    app.limits.hit_ip(rate_limit::MAIL_PER_IP, ip).await?;
+    app.limits
+        .hit(rate_limit::MAIL_PER_ACCOUNT, email.as_str())
+        .await?;
     let member: Option<uuid::Uuid> = sqlx::query_scalar(
         "SELECT u.id FROM platform.users u JOIN platform.memberships m ON m.user_id = u.id \
          WHERE u.email = $1 AND m.tenant_id = $2",
@@ -158,14 +161,16 @@ pub struct ResetForm {
 
 /// `POST /admin/password/reset/{token}`: sets the password, uses the link up, and signs the
 /// account out everywhere (whoever knew the old password is out too). The cheap checks come
-/// first (the link, the password's length); only then is the password hashed.
+/// first (rate limit, the link, the password's length); only then is the password hashed.
 pub async fn reset_password(
     State(app): State<AppState>,
     tenant: CurrentTenant,
     session: Session,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
+    app.limits.hit_ip(rate_limit::LINK_FORMS_PER_IP, ip).await?;
     let mut conn = app.db.acquire().await?;
     let valid = tokens::peek(&mut conn, Purpose::PasswordReset, &token, Some(tenant.id)).await?;
     drop(conn);

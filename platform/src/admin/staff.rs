@@ -15,10 +15,10 @@ use uuid::Uuid;
 use crate::accounts::{self, Email};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::extract::{CurrentMerchant, CurrentTenant, PERMISSIONS, request_base_url};
+use crate::extract::{ClientIp, CurrentMerchant, CurrentTenant, PERMISSIONS, request_base_url};
 use crate::mail::{EmailTemplate as _, StaffInvite};
 use crate::tokens;
-use crate::{csrf, mail_outbox};
+use crate::{csrf, mail_outbox, rate_limit};
 
 /// How long an invitation stays open.
 pub const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -354,15 +354,18 @@ pub struct AcceptForm {
     password: String,
 }
 
-/// `POST /admin/invitations/{token}`: joins the store and signs in. The invitation and the
-/// new password's length are checked before any password is hashed or checked.
+/// `POST /admin/invitations/{token}`: joins the store and signs in. The rate limit, the
+/// invitation and the new password's length are checked before any password is hashed or
+/// checked.
 pub async fn accept_invitation(
     State(app): State<AppState>,
     tenant: CurrentTenant,
     session: Session,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, AppError> {
+    app.limits.hit_ip(rate_limit::LINK_FORMS_PER_IP, ip).await?;
     let mut conn = app.db.acquire().await?;
     let (_, email, role, _) = open_invitation(&mut conn, tenant.id, &token, false).await?;
     drop(conn);

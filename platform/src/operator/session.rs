@@ -55,10 +55,12 @@ pub async fn create_session(
     ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
+    app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
     let user = match Email::parse(&form.email) {
         Ok(email) => {
-            rate_limit::hit(&app.db, rate_limit::LOGIN_PER_ACCOUNT, email.as_str()).await?;
+            app.limits
+                .hit(rate_limit::LOGIN_PER_ACCOUNT, email.as_str())
+                .await?;
             accounts::check_credentials(
                 &app.db,
                 &app.passwords,

@@ -74,7 +74,7 @@ pub async fn create_store(
     headers: HeaderMap,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
-    rate_limit::hit(&app.db, rate_limit::SIGNUP_PER_IP, &ip.to_string()).await?;
+    app.limits.hit_ip(rate_limit::SIGNUP_PER_IP, ip).await?;
     let mut errors = BTreeMap::new();
     if let Err(m) = accounts::check_new_password(&form.password) {
         errors.insert("password", format!("Password {m}."));

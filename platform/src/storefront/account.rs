@@ -283,12 +283,12 @@ pub async fn register(
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
     let app = &shopper.app;
-    rate_limit::hit(
-        &app.db,
-        rate_limit::SIGNUP_PER_IP,
-        &format!("{}:{ip}", shopper.tenant.id),
-    )
-    .await?;
+    app.limits
+        .hit(
+            rate_limit::SIGNUP_PER_IP,
+            &format!("{}:{}", shopper.tenant.id, rate_limit::ip_subject(ip)),
+        )
+        .await?;
     let mut errors = BTreeMap::new();
     let email = Email::parse(&f.email)
         .map_err(|m| errors.insert("email".to_owned(), m))
@@ -340,15 +340,15 @@ pub async fn login(
     Form(f): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let app = &shopper.app;
-    rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
+    app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
     let found = match Email::parse(&f.email) {
         Ok(email) => {
-            rate_limit::hit(
-                &app.db,
-                rate_limit::LOGIN_PER_ACCOUNT,
-                &format!("{}:{}", shopper.tenant.id, email.as_str()),
-            )
-            .await?;
+            app.limits
+                .hit(
+                    rate_limit::LOGIN_PER_ACCOUNT,
+                    &format!("{}:{}", shopper.tenant.id, email.as_str()),
+                )
+                .await?;
             let mut tx = tenant_store::begin(&app.db, &shopper.tenant.schema).await?;
             let c = customers::credentials(&mut tx, email.as_str()).await?;
             tx.commit().await?;
@@ -443,8 +443,8 @@ pub struct PasswordForm {
     new_password: String,
 }
 
-/// `POST /account/password`: needs the current password. The new password's length is
-/// checked before the current one is (argon2).
+/// `POST /account/password`: needs the current password. The new password's length and a
+/// limit per customer are checked before the current one is (argon2).
 pub async fn change_password(
     shopper: Shopper,
     Form(f): Form<PasswordForm>,
@@ -461,6 +461,12 @@ pub async fn change_password(
         return refuse("new_password", m).await;
     }
     let app = &shopper.app;
+    app.limits
+        .hit(
+            rate_limit::PASSWORD_CHECK_PER_ACCOUNT,
+            &format!("{}:{id}", shopper.tenant.id),
+        )
+        .await?;
     let (db, schema) = (&app.db, &shopper.tenant.schema);
     let mut tx = tenant_store::begin(db, schema).await?;
     let hash = customers::password_hash(&mut tx, id).await?;

@@ -469,6 +469,32 @@ async fn repeated_sign_in_attempts_are_rate_limited_per_account() {
 }
 
 #[tokio::test]
+async fn a_flood_past_the_limit_is_refused_from_memory_without_a_database_write_each() {
+    let app = TestApp::spawn().await;
+    let mut platform = app.browser("storefront.test");
+    let csrf = platform.get("/login").await.csrf();
+    let limit = platform::rate_limit::LOGIN_PER_IP.max;
+    for i in 0..limit + 15 {
+        let page = platform
+            .post_form(
+                "/login",
+                &[("_csrf", &csrf), ("email", "nobody@else.example")],
+            )
+            .await;
+        let expected = if i < limit { 422 } else { 429 };
+        assert_eq!(page.status, expected, "request {i}");
+    }
+    // PostgreSQL counted the allowance, and nothing past it.
+    let hits: i32 = sqlx::query_scalar(
+        "SELECT hits FROM platform.rate_limits WHERE key = 'login:ip:127.0.0.1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(hits, limit);
+}
+
+#[tokio::test]
 async fn cheap_refusals_cost_no_password_hashing() {
     let app = TestApp::spawn().await;
     let runs = || app.state.passwords.runs();
@@ -499,6 +525,31 @@ async fn cheap_refusals_cost_no_password_hashing() {
     let page = sign_in(&mut browser, "not an address", "whatever it is").await;
     assert_eq!(page.status, 422);
     assert_eq!(runs(), before, "no hashing at all");
+}
+
+#[tokio::test]
+async fn posting_to_reset_links_is_limited_per_address() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    let mut browser = app.browser("alpha.storefront.test");
+    let csrf = browser.get("/admin/password/forgot").await.csrf();
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let page = browser
+            .post_form(
+                &format!("/admin/password/reset/guess-{i}"),
+                &[("_csrf", &csrf), ("password", "a brand new password")],
+            )
+            .await;
+        statuses.push(page.status);
+        if page.status == 429 {
+            let retry: u64 = page.retry_after.expect("Retry-After").parse().unwrap();
+            assert!(retry > 0 && retry <= 15 * 60);
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == 400));
 }
 
 #[tokio::test]

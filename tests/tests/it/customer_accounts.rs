@@ -306,3 +306,30 @@ async fn addresses_belong_to_their_customer_and_store() {
             .contains("No addresses saved yet.")
     );
 }
+
+#[tokio::test]
+async fn checking_the_current_password_to_change_it_is_limited_per_customer() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha").await;
+    accounts_on(&app, "alpha").await;
+    let mut ann = register(&app, "alpha", "ann@buyer.example").await;
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let page = post(
+            &mut ann,
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", "a guessed password"),
+                ("new_password", "a new password 3"),
+            ],
+        )
+        .await;
+        statuses.push(page.status);
+        if page.status == 429 {
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == 422));
+}
