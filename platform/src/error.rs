@@ -99,11 +99,7 @@ impl AppError {
             }
             Self::TooManyRequests { retry_after_secs } => format!(
                 "Too many attempts. Please try again in {}.",
-                if *retry_after_secs < 90 {
-                    format!("{retry_after_secs} seconds")
-                } else {
-                    format!("{} minutes", retry_after_secs.div_ceil(60))
-                }
+                wait_in_words(*retry_after_secs)
             ),
             Self::Internal(_) => "Something went wrong on our side. Please try again.".into(),
         }
@@ -119,6 +115,15 @@ impl AppError {
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Something went wrong",
         }
+    }
+}
+
+/// A wait as people read it: seconds up to a minute and a half, then whole minutes.
+pub fn wait_in_words(secs: u64) -> String {
+    match secs {
+        1 => "1 second".into(),
+        s if s < 90 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
     }
 }
 

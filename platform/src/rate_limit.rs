@@ -22,16 +22,11 @@ pub struct Limit {
 }
 
 /// Sign-in attempts (and other account lookups: `/login`, password reset requests) from
-/// one IP address.
+/// one IP address. Guessing one account's password from one address is
+/// slowed further by [`crate::sign_in_throttle`].
 pub const LOGIN_PER_IP: Limit = Limit {
     name: "login:ip",
     max: 20,
-    window: Duration::from_secs(15 * 60),
-};
-/// Sign-in attempts for one account, from anywhere.
-pub const LOGIN_PER_ACCOUNT: Limit = Limit {
-    name: "login:account",
-    max: 8,
     window: Duration::from_secs(15 * 60),
 };
 /// Signups from one IP address.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use crate::accounts::{self, Email, SignInScope};
 use crate::app::AppState;
-use crate::error::AppError;
+use crate::error::{AppError, wait_in_words};
 use crate::extract::{ClientIp, CurrentMerchant, CurrentTenant};
+use crate::sign_in_throttle::{self, Standing, ThrottleKey};
 use crate::tokens::{self, Purpose};
 use crate::{csrf, rate_limit, sessions};
 
@@ -40,6 +41,16 @@ struct LoginView<'a> {
     email: &'a str,
     next: &'a str,
     error: Option<&'a str>,
+    /// Set while this address waits before its next try at the account (after its free
+    /// failures): how long, in words.
+    slowed: Option<String>,
+}
+
+/// What the sign-in page shows besides the form.
+#[derive(Default)]
+struct LoginNotes<'a> {
+    error: Option<&'a str>,
+    slowed: Option<Standing>,
 }
 
 /// Only paths inside this store's admin: never an open redirect.
@@ -56,14 +67,18 @@ async fn render_login(
     session: &Session,
     email: &str,
     next: &str,
-    error: Option<&str>,
+    notes: LoginNotes<'_>,
 ) -> Result<Html<String>, AppError> {
     let view = LoginView {
         store_name: &tenant.name,
         csrf: csrf::token(session).await?,
         email,
         next,
-        error,
+        error: notes.error,
+        slowed: notes
+            .slowed
+            .and_then(|s| s.retry_after_secs())
+            .map(wait_in_words),
     };
     Ok(Html(app.views.render("admin/login.html", &view)?))
 }
@@ -82,13 +97,18 @@ pub async fn show_login(
         &session,
         email,
         safe_next(q.next.as_deref()),
-        None,
+        LoginNotes::default(),
     )
     .await
 }
 
-/// `POST /admin/login`: checks the password of a member of this store and signs in. What
-/// is no email address is refused without checking a password.
+/// `POST /admin/login`: checks the password of a member of this store and signs in.
+///
+/// The cheap checks come first: the rate limit per address, the email's form, then this
+/// address's failures on this account (one read); only then is the password checked.
+/// Failures count per account *and* address: after a few, each one makes this address
+/// wait twice as long (429 with `Retry-After` while it lasts). The owner signing in from
+/// anywhere else is not slowed at all.
 pub async fn create_session(
     State(app): State<AppState>,
     tenant: CurrentTenant,
@@ -98,41 +118,52 @@ pub async fn create_session(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref()).to_owned();
     app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
-    let user = match Email::parse(&form.email) {
-        Ok(email) => {
-            app.limits
-                .hit(rate_limit::LOGIN_PER_ACCOUNT, email.as_str())
-                .await?;
-            accounts::check_credentials(
-                &app.db,
-                &app.passwords,
-                &email,
-                &form.password,
-                SignInScope::Store(tenant.id),
-            )
-            .await?
-        }
-        Err(_) => None,
+    let page = |notes: LoginNotes<'static>| {
+        render_login(&app, &tenant, &session, &form.email, &next, notes)
     };
-    match user {
-        Some(user_id) => {
-            sign_in(&session, user_id, tenant.id).await?;
-            Ok(Redirect::to(&next).into_response())
-        }
-        _ => {
-            let page = render_login(
-                &app,
-                &tenant,
-                &session,
-                &form.email,
-                &next,
-                Some("Email or password is incorrect."),
-            )
-            .await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
+    let Ok(email) = Email::parse(&form.email) else {
+        let notes = LoginNotes {
+            error: Some(INCORRECT),
+            ..LoginNotes::default()
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(notes).await?).into_response());
+    };
+    let key = ThrottleKey::store_admin(tenant.id, email.as_str(), ip);
+    let standing = sign_in_throttle::check(&app.db, &key).await?;
+    if let Some(secs) = standing.retry_after_secs() {
+        let notes = LoginNotes {
+            error: Some("Too many failed sign-ins: this try was not checked."),
+            slowed: Some(standing),
+        };
+        let mut res = (StatusCode::TOO_MANY_REQUESTS, page(notes).await?).into_response();
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return Ok(res);
     }
+    let user = accounts::check_credentials(
+        &app.db,
+        &app.passwords,
+        &email,
+        &form.password,
+        SignInScope::Store(tenant.id),
+    )
+    .await?;
+    let Some(user_id) = user else {
+        let after = sign_in_throttle::record_failure(&app.db, &key).await?;
+        let notes = LoginNotes {
+            error: Some(INCORRECT),
+            slowed: Some(after),
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(notes).await?).into_response());
+    };
+    if standing.failures > 0 {
+        sign_in_throttle::clear(&app.db, &key).await?;
+    }
+    sign_in(&session, user_id, tenant.id).await?;
+    Ok(Redirect::to(&next).into_response())
 }
+
+const INCORRECT: &str = "Email or password is incorrect.";
 
 /// Starts a signed-in session under a new id (so a session id planted before sign-in is
 /// worthless after it).

@@ -22,6 +22,7 @@ use crate::csrf;
 use crate::error::AppError;
 use crate::extract::{ClientIp, CurrentTenant, request_base_url};
 use crate::rate_limit;
+use crate::sign_in_throttle::{self, ThrottleKey};
 
 /// Session key of the signed-in customer.
 const CUSTOMER_KEY: &str = "customer_id";
@@ -333,7 +334,10 @@ pub struct LoginForm {
     password: String,
 }
 
-/// `POST /account/login`: a wrong address or password gets one message, never which.
+/// `POST /account/login`: a wrong address or password gets one message, never which. The
+/// cheap checks come first (rate limit, the address, this address's failures on the
+/// account); failures count per account and client address, and after a few each one
+/// makes that address wait twice as long (429), while the customer elsewhere signs in.
 pub async fn login(
     shopper: Shopper,
     ClientIp(ip): ClientIp,
@@ -341,38 +345,41 @@ pub async fn login(
 ) -> Result<Response, AppError> {
     let app = &shopper.app;
     app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
-    let found = match Email::parse(&f.email) {
-        Ok(email) => {
-            app.limits
-                .hit(
-                    rate_limit::LOGIN_PER_ACCOUNT,
-                    &format!("{}:{}", shopper.tenant.id, email.as_str()),
-                )
-                .await?;
-            let mut tx = tenant_store::begin(&app.db, &shopper.tenant.schema).await?;
-            let c = customers::credentials(&mut tx, email.as_str()).await?;
-            tx.commit().await?;
-            c
-        }
-        Err(_) => None,
+    let refuse = || async {
+        let errors = BTreeMap::from([(
+            "email".to_owned(),
+            "The email address or password is not right.".to_owned(),
+        )]);
+        let kept = BTreeMap::from([("email", f.email.clone())]);
+        shopper
+            .render(AccountPage::new(LOGIN).refused(kept, errors), None)
+            .await
     };
+    let Ok(email) = Email::parse(&f.email) else {
+        return refuse().await;
+    };
+    let key = ThrottleKey::customer(shopper.tenant.id, email.as_str(), ip);
+    let standing = sign_in_throttle::check(&app.db, &key).await?;
+    if let Some(retry_after_secs) = standing.retry_after_secs() {
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    let mut tx = tenant_store::begin(&app.db, &shopper.tenant.schema).await?;
+    let found = customers::credentials(&mut tx, email.as_str()).await?;
+    tx.commit().await?;
     let ok = match &found {
         Some((_, hash)) => app.passwords.verify(&f.password, hash).await?,
         // The same work as a real check, so timing doesn't reveal which addresses exist.
         None => app.passwords.spend_a_verification(&f.password).await?,
     };
-    if let (true, Some((id, _))) = (ok, found) {
-        shopper.sign_in(id).await?;
-        return Ok(Redirect::to("/account").into_response());
+    let (true, Some((id, _))) = (ok, found) else {
+        sign_in_throttle::record_failure(&app.db, &key).await?;
+        return refuse().await;
+    };
+    if standing.failures > 0 {
+        sign_in_throttle::clear(&app.db, &key).await?;
     }
-    let errors = BTreeMap::from([(
-        "email".to_owned(),
-        "The email address or password is not right.".to_owned(),
-    )]);
-    let kept = BTreeMap::from([("email", f.email)]);
-    shopper
-        .render(AccountPage::new(LOGIN).refused(kept, errors), None)
-        .await
+    shopper.sign_in(id).await?;
+    Ok(Redirect::to("/account").into_response())
 }
 
 /// `POST /account/logout`: forgets the customer (the cart stays).
