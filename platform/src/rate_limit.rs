@@ -21,8 +21,8 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// Sign-in attempts (and other account lookups: `/login`, password reset requests) from
-/// one IP address. Guessing one account's password from one address is
+/// Sign-in attempts (and other account lookups: `/login`, password and sign-in link
+/// requests) from one IP address. Guessing one account's password from one address is
 /// slowed further by [`crate::sign_in_throttle`].
 pub const LOGIN_PER_IP: Limit = Limit {
     name: "login:ip",
@@ -43,7 +43,7 @@ pub const CONTACT_PER_IP: Limit = Limit {
     window: Duration::from_secs(60 * 60),
 };
 
-/// Forms behind a mailed link (new password, invitation) posted from one IP
+/// Forms behind a mailed link (new password, invitation, sign-in link) posted from one IP
 /// address: the link is checked before any password work, and this bounds how fast anyone
 /// can make the server check links at all.
 pub const LINK_FORMS_PER_IP: Limit = Limit {
@@ -52,14 +52,14 @@ pub const LINK_FORMS_PER_IP: Limit = Limit {
     window: Duration::from_secs(15 * 60),
 };
 
-/// Emails one account can trigger (password reset, verification resend).
+/// Emails one account can trigger (password reset, sign-in link, verification resend).
 pub const MAIL_PER_ACCOUNT: Limit = Limit {
     name: "mail:account",
     max: 5,
     window: Duration::from_secs(60 * 60),
 };
 
-/// Emails asked for from one IP address (password reset), whichever account.
+/// Emails asked for from one IP address (password reset, sign-in link), whichever account.
 pub const MAIL_PER_IP: Limit = Limit {
     name: "mail:ip",
     max: 20,

@@ -1,7 +1,8 @@
 //! Slows password guessing without locking the owner out: failed sign-ins are counted per
 //! account *and* client address, and after a few free ones each failure makes that address
 //! wait twice as long before its next try at that account. Nobody else is slowed: the
-//! owner signing in from another address is not.
+//! owner signing in from another address is not, and on a slowed address the owner can
+//! ask for a sign-in link by mail instead.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -523,7 +523,7 @@ async fn after_a_few_failures_each_one_doubles_the_wait_answered_with_429_and_re
         assert_eq!(page.status, 422);
         assert!(!page.body.contains("id=\"login-slowed\""), "{}", page.body);
     }
-    // The next failure starts a wait.
+    // The next failure starts a wait, and the page offers a sign-in link by mail.
     let page = sign_in(&mut admin, "owner@alpha.example", "guess guess guess").await;
     assert_eq!(page.status, 422);
     assert!(page.body.contains("Email or password is incorrect."));
@@ -533,6 +533,7 @@ async fn after_a_few_failures_each_one_doubles_the_wait_answered_with_429_and_re
         "{}",
         page.body
     );
+    assert!(page.body.contains("data-form=\"admin-login-link\""));
 
     // While it lasts, no password is checked, not even the right one.
     let mut waits = Vec::new();
@@ -540,6 +541,7 @@ async fn after_a_few_failures_each_one_doubles_the_wait_answered_with_429_and_re
         let refused = sign_in(&mut admin, "owner@alpha.example", PASSWORD).await;
         assert_eq!(refused.status, 429, "round {round}: {}", refused.body);
         assert!(refused.body.contains("this try was not checked"));
+        assert!(refused.body.contains("data-form=\"admin-login-link\""));
         waits.push(retry_after(&refused).await);
         // Time passes; the next failure waits twice as long.
         let_the_waits_pass(&app).await;
