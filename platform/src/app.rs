@@ -46,6 +46,11 @@ pub struct App {
     /// Rendered storefront pages per store, address and cart count (kept fresh by
     /// triggers on the tenant tables and LISTEN/NOTIFY).
     pub pages: Arc<crate::storefront::page_cache::PageCache>,
+    /// Password hashing and checking (argon2), a few runs at a time on the blocking pool.
+    pub passwords: crate::accounts::PasswordWork,
+    /// Rate limits: counters in PostgreSQL shared by every node, with this node's memory
+    /// of spent allowances in front.
+    pub limits: crate::rate_limit::RateLimits,
     /// Background tasks (hostname listener, mail worker); aborted when the app is dropped.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -118,6 +123,8 @@ impl App {
             },
         );
         let sweep_every = std::time::Duration::from_secs(settings.reservation_sweep_secs);
+        let passwords = crate::accounts::PasswordWork::new(settings.password_hash_slots());
+        let limits = crate::rate_limit::RateLimits::new(db.clone());
         Ok(AppState(Arc::new_cyclic(|app| {
             let mut tasks = tasks;
             tasks.push(crate::payments::sweeper::spawn(app.clone(), sweep_every));
@@ -134,6 +141,8 @@ impl App {
                 search,
                 themes,
                 pages,
+                passwords,
+                limits,
                 tasks,
             }
         })))

@@ -317,7 +317,7 @@ async fn run_tenant(
             if let Err(m) = accounts::check_new_password(&password) {
                 bail!("owner_password: {m}");
             }
-            let hash = accounts::hash_password_blocking(&password).await?;
+            let hash = hash_off_runtime(&password).await?;
             let new = NewTenant::parse(&subdomain, &name, &owner_email, hash)?;
             let done = tenancy::provision(pool, &new).await.map_err(|e| match e {
                 ProvisionError::Internal(e) => e.context("creating the store"),
@@ -419,7 +419,7 @@ async fn create_operator(
     if let Err(m) = accounts::check_new_password(&password) {
         bail!("password: {m}");
     }
-    let hash = accounts::hash_password_blocking(&password).await?;
+    let hash = hash_off_runtime(&password).await?;
     let created = crate::operator::create_operator(pool, &email, &hash).await?;
     if created {
         writeln!(console.out, "created operator {}", email.as_str())?;
@@ -540,7 +540,7 @@ async fn ensure_demo_store(pool: &sqlx::PgPool) -> anyhow::Result<tenancy::Tenan
     if let Some(t) = tenancy::find_by_subdomain(pool, "demo").await? {
         return Ok(t);
     }
-    let hash = accounts::hash_password_blocking(DEMO_OWNER_PASSWORD).await?;
+    let hash = hash_off_runtime(DEMO_OWNER_PASSWORD).await?;
     let new = NewTenant::parse("demo", "Demo Store", DEMO_OWNER_EMAIL, hash)?;
     match tenancy::provision(pool, &new).await {
         Ok(done) => Ok(done.tenant),
@@ -550,4 +550,11 @@ async fn ensure_demo_store(pool: &sqlx::PgPool) -> anyhow::Result<tenancy::Tenan
             .context("the demo store vanished while being created"),
         Err(e) => Err(anyhow::anyhow!("creating the demo store: {e}")),
     }
+}
+
+/// [`accounts::hash_password`] on the blocking pool: the command line hashes one password
+/// at a time and needs none of the request path's limits.
+async fn hash_off_runtime(password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await?
 }

@@ -239,6 +239,17 @@ pub struct Settings {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub page_cache_secs: u64,
+
+    /// Password hashes and checks (argon2) that may run at once on this node; more wait
+    /// their turn. Unset: half the machine's cores (at least one), so sign-ins, even
+    /// allowed ones, never take every core from the pages.
+    #[arg(
+        long,
+        env = "PASSWORD_HASH_CONCURRENCY",
+        global = true,
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
+    pub password_hash_concurrency: Option<u16>,
 }
 
 /// How log lines are written.
@@ -293,6 +304,18 @@ impl Settings {
             reservation_sweep_secs: 60,
             page_cache_mb: 64,
             page_cache_secs: 60,
+            password_hash_concurrency: None,
+        }
+    }
+
+    /// How many argon2 runs may go at once: `PASSWORD_HASH_CONCURRENCY`, else half the
+    /// available cores (at least one).
+    pub fn password_hash_slots(&self) -> usize {
+        match self.password_hash_concurrency {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| n.get() / 2)
+                .max(1),
         }
     }
 

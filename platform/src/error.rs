@@ -104,11 +104,7 @@ impl AppError {
             }
             Self::TooManyRequests { retry_after_secs } => format!(
                 "Too many attempts. Please try again in {}.",
-                if *retry_after_secs < 90 {
-                    format!("{retry_after_secs} seconds")
-                } else {
-                    format!("{} minutes", retry_after_secs.div_ceil(60))
-                }
+                wait_in_words(*retry_after_secs)
             ),
             Self::DatabaseUnavailable => {
                 "We can't reach our database just now. Please try again in a moment.".into()
@@ -162,6 +158,15 @@ fn chain_unreachable(e: &anyhow::Error) -> bool {
                 Some(tenant_store::StoreError::Database(e)) if database_unreachable(e)
             )
     })
+}
+
+/// A wait as people read it: seconds up to a minute and a half, then whole minutes.
+pub fn wait_in_words(secs: u64) -> String {
+    match secs {
+        1 => "1 second".into(),
+        s if s < 90 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
 }
 
 impl From<sqlx::Error> for AppError {

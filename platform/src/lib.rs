@@ -32,6 +32,7 @@ pub mod router;
 pub mod search_index;
 pub mod server;
 pub mod sessions;
+pub mod sign_in_throttle;
 mod storefront;
 pub mod tenancy;
 pub mod theme;

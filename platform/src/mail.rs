@@ -438,6 +438,22 @@ impl EmailTemplate for PasswordReset {
     const NAME: &'static str = "password_reset";
 }
 
+/// `email/sign_in_link`: a single-use link into a store's admin, for an owner whose
+/// sign-in is slowed by failed passwords from their network.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInLink {
+    /// The store's name.
+    pub store_name: String,
+    /// The sign-in link, absolute.
+    pub link: String,
+    /// How long the link works.
+    pub expires_in_minutes: u32,
+}
+
+impl EmailTemplate for SignInLink {
+    const NAME: &'static str = "sign_in_link";
+}
+
 /// `email/staff_invite`: an invitation to help run a store.
 #[derive(Debug, Clone, Serialize)]
 pub struct StaffInvite {

@@ -1,4 +1,5 @@
-//! Single-use, expiring tokens (cross-host login, email verification, password reset).
+//! Single-use, expiring tokens (cross-host login, email verification, password reset,
+//! mailed sign-in links).
 //! Only a SHA-256 of each token is stored, so a database leak yields no usable link.
 
 use std::time::Duration;
@@ -18,6 +19,9 @@ pub enum Purpose {
     VerifyEmail,
     /// Lets the owner of an email address choose a new password.
     PasswordReset,
+    /// Signs the owner of an email address in to a store's admin without a password (mailed
+    /// when sign-in from their address is slowed).
+    SignInLink,
 }
 
 impl Purpose {
@@ -26,6 +30,7 @@ impl Purpose {
             Self::Login => "login",
             Self::VerifyEmail => "verify_email",
             Self::PasswordReset => "password_reset",
+            Self::SignInLink => "sign_in_link",
         }
     }
 }

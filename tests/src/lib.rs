@@ -414,6 +414,7 @@ impl Drop for TestApp {
 /// host-only cookies apart.
 pub struct Browser<'a> {
     app: &'a TestApp,
+    client: reqwest::Client,
     /// The Host header sent.
     pub host: String,
     /// The session cookie, once set.
@@ -521,6 +522,24 @@ impl TestApp {
     pub fn browser(&self, host: &str) -> Browser<'_> {
         Browser {
             app: self,
+            client: self.client.clone(),
+            host: host.to_owned(),
+            cookie: None,
+        }
+    }
+
+    /// A browser with no cookies on `host` that connects from `ip`, a loopback address
+    /// such as `127.0.0.2` (on Linux all of 127.0.0.0/8 is loopback): the app sees another
+    /// client address, as it would another person's.
+    pub fn browser_from(&self, host: &str, ip: std::net::Ipv4Addr) -> Browser<'_> {
+        assert!(ip.is_loopback(), "{ip} is not a loopback address");
+        Browser {
+            app: self,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(std::net::IpAddr::V4(ip))
+                .build()
+                .expect("an HTTP client"),
             host: host.to_owned(),
             cookie: None,
         }
@@ -530,17 +549,13 @@ impl TestApp {
 impl Browser<'_> {
     /// `GET path`.
     pub async fn get(&mut self, path: &str) -> Page {
-        let req = self
-            .app
-            .client
-            .get(format!("http://{}{path}", self.app.addr));
+        let req = self.client.get(format!("http://{}{path}", self.app.addr));
         self.send(req).await
     }
 
     /// `POST path` with a URL-encoded form.
     pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let req = self
-            .app
             .client
             .post(format!("http://{}{path}", self.app.addr))
             .form(fields);

@@ -49,7 +49,9 @@ pub async fn resend_verification(
     tenant: crate::extract::CurrentTenant,
     headers: HeaderMap,
 ) -> Result<Redirect, AppError> {
-    rate_limit::hit(&app.db, rate_limit::MAIL_PER_ACCOUNT, &merchant.email).await?;
+    app.limits
+        .hit(rate_limit::MAIL_PER_ACCOUNT, &merchant.email)
+        .await?;
     let mut tx = tenant_store::begin_platform(&app.db).await?;
     queue_verification_email(
         &app,

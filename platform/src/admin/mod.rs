@@ -55,6 +55,11 @@ pub fn router() -> Router<AppState> {
             "/admin/login",
             get(session::show_login).post(session::create_session),
         )
+        .route("/admin/login/link", post(session::send_sign_in_link))
+        .route(
+            "/admin/login/link/{token}",
+            get(session::show_sign_in_link).post(session::use_sign_in_link),
+        )
         .route("/admin/logout", post(session::destroy_session))
         .route(
             "/admin/logout/everywhere",

@@ -73,7 +73,7 @@ pub async fn send_reset_link(
     headers: HeaderMap,
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, AppError> {
-    rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
+    app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(m) => {
@@ -89,7 +89,10 @@ pub async fn send_reset_link(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    rate_limit::hit(&app.db, rate_limit::MAIL_PER_ACCOUNT, email.as_str()).await?;
+    app.limits.hit_ip(rate_limit::MAIL_PER_IP, ip).await?;
+    app.limits
+        .hit(rate_limit::MAIL_PER_ACCOUNT, email.as_str())
+        .await?;
     let member: Option<uuid::Uuid> = sqlx::query_scalar(
         "SELECT u.id FROM platform.users u JOIN platform.memberships m ON m.user_id = u.id \
          WHERE u.email = $1 AND m.tenant_id = $2",
@@ -157,14 +160,23 @@ pub struct ResetForm {
 }
 
 /// `POST /admin/password/reset/{token}`: sets the password, uses the link up, and signs the
-/// account out everywhere (whoever knew the old password is out too).
+/// account out everywhere (whoever knew the old password is out too). The cheap checks come
+/// first (rate limit, the link, the password's length); only then is the password hashed.
 pub async fn reset_password(
     State(app): State<AppState>,
     tenant: CurrentTenant,
     session: Session,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
+    app.limits.hit_ip(rate_limit::LINK_FORMS_PER_IP, ip).await?;
+    let mut conn = app.db.acquire().await?;
+    let valid = tokens::peek(&mut conn, Purpose::PasswordReset, &token, Some(tenant.id)).await?;
+    drop(conn);
+    if valid.is_none() {
+        return Err(expired());
+    }
     if let Err(m) = accounts::check_new_password(&form.password) {
         // The link stays usable: the merchant just picks a better password.
         let page = render(
@@ -178,8 +190,10 @@ pub async fn reset_password(
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let hash = accounts::hash_password_blocking(&form.password).await?;
+    let hash = app.passwords.hash(&form.password).await?;
     let mut tx = tenant_store::begin_platform(&app.db).await?;
+    // Redeemed now, in the transaction that sets the password: a second click that raced
+    // this one finds it used.
     let Some(user_id) =
         tokens::redeem(&mut tx, Purpose::PasswordReset, &token, Some(tenant.id)).await?
     else {

@@ -15,10 +15,11 @@ use uuid::Uuid;
 use crate::accounts::{self, Email};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::extract::{CurrentMerchant, CurrentTenant, PERMISSIONS, request_base_url};
+use crate::extract::{ClientIp, CurrentMerchant, CurrentTenant, PERMISSIONS, request_base_url};
 use crate::mail::{EmailTemplate as _, StaffInvite};
+use crate::sign_in_throttle::{self, ThrottleKey};
 use crate::tokens;
-use crate::{csrf, mail_outbox};
+use crate::{csrf, mail_outbox, rate_limit};
 
 /// How long an invitation stays open.
 pub const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -354,14 +355,18 @@ pub struct AcceptForm {
     password: String,
 }
 
-/// `POST /admin/invitations/{token}`: joins the store and signs in.
+/// `POST /admin/invitations/{token}`: joins the store and signs in. The cheap checks come
+/// first (rate limit, the invitation, the password's length, the sign-in throttle); only
+/// then is a password hashed or checked.
 pub async fn accept_invitation(
     State(app): State<AppState>,
     tenant: CurrentTenant,
     session: Session,
+    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, AppError> {
+    app.limits.hit_ip(rate_limit::LINK_FORMS_PER_IP, ip).await?;
     let mut conn = app.db.acquire().await?;
     let (_, email, role, _) = open_invitation(&mut conn, tenant.id, &token, false).await?;
     drop(conn);
@@ -372,12 +377,21 @@ pub async fn accept_invitation(
             Ok::<_, AppError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     };
-    // An existing account proves it is theirs with its password; a new one chooses one.
+    // An existing account proves it is theirs with its password (a sign-in to this store,
+    // slowed like one); a new one chooses one.
     let joiner = match account_hash(&app, &email).await? {
         Some((id, hash)) => {
-            let ok = accounts::verify_password_blocking(&form.password, &hash).await?;
-            if !ok {
+            let key = ThrottleKey::store_admin(tenant.id, &email, ip);
+            let standing = sign_in_throttle::check(&app.db, &key).await?;
+            if let Some(retry_after_secs) = standing.retry_after_secs() {
+                return Err(AppError::TooManyRequests { retry_after_secs });
+            }
+            if !app.passwords.verify(&form.password, &hash).await? {
+                sign_in_throttle::record_failure(&app.db, &key).await?;
                 return refuse("That is not the password of this account.".into()).await;
+            }
+            if standing.failures > 0 {
+                sign_in_throttle::clear(&app.db, &key).await?;
             }
             Joiner::Existing(id)
         }
@@ -385,7 +399,7 @@ pub async fn accept_invitation(
             if let Err(m) = accounts::check_new_password(&form.password) {
                 return refuse(format!("Password {m}.")).await;
             }
-            Joiner::New(accounts::hash_password_blocking(&form.password).await?)
+            Joiner::New(app.passwords.hash(&form.password).await?)
         }
     };
 

@@ -11,6 +11,7 @@ use crate::accounts::{self, Email, SignInScope};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{ClientIp, CurrentOperator, OPERATOR_ID};
+use crate::sign_in_throttle::{self, ThrottleKey};
 use crate::{csrf, rate_limit};
 
 #[derive(Deserialize)]
@@ -48,21 +49,16 @@ pub async fn show_login(
     render(&session, &app, "", None).await
 }
 
-/// `POST /operator/login`.
+/// `POST /operator/login`: the cheap checks first (rate limit, the address, this address's
+/// failures on the account), then the password.
 pub async fn create_session(
     State(app): State<AppState>,
     session: Session,
     ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
-    if let Ok(email) = Email::parse(&form.email) {
-        rate_limit::hit(&app.db, rate_limit::LOGIN_PER_ACCOUNT, email.as_str()).await?;
-    }
-    let user =
-        accounts::check_credentials(&app.db, &form.email, &form.password, SignInScope::Operator)
-            .await?;
-    let Some(user_id) = user else {
+    app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
+    let incorrect = || async {
         let page = render(
             &session,
             &app,
@@ -70,8 +66,31 @@ pub async fn create_session(
             Some("Email or password is incorrect."),
         )
         .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     };
+    let Ok(email) = Email::parse(&form.email) else {
+        return incorrect().await;
+    };
+    let key = ThrottleKey::operator(email.as_str(), ip);
+    let standing = sign_in_throttle::check(&app.db, &key).await?;
+    if let Some(retry_after_secs) = standing.retry_after_secs() {
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    let user = accounts::check_credentials(
+        &app.db,
+        &app.passwords,
+        &email,
+        &form.password,
+        SignInScope::Operator,
+    )
+    .await?;
+    let Some(user_id) = user else {
+        sign_in_throttle::record_failure(&app.db, &key).await?;
+        return incorrect().await;
+    };
+    if standing.failures > 0 {
+        sign_in_throttle::clear(&app.db, &key).await?;
+    }
     let fail = |e: tower_sessions::session::Error| AppError::Internal(e.into());
     session.cycle_id().await.map_err(fail)?;
     session.insert(OPERATOR_ID, user_id).await.map_err(fail)?;

@@ -67,7 +67,7 @@ pub async fn find_stores(
     Form(form): Form<FindForm>,
 ) -> Result<Response, AppError> {
     // Limits how fast anyone can probe which addresses have stores.
-    rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
+    app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(m) => {

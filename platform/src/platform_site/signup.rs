@@ -65,7 +65,8 @@ pub async fn show_signup(
 }
 
 /// `POST /signup`: creates the store and its owner, then sends the owner to the new
-/// store's admin, signed in.
+/// store's admin, signed in. The cheap checks come first (rate limit, the fields, whether
+/// the subdomain and address are free); only then is the password hashed.
 pub async fn create_store(
     State(app): State<AppState>,
     session: Session,
@@ -73,7 +74,7 @@ pub async fn create_store(
     headers: HeaderMap,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
-    rate_limit::hit(&app.db, rate_limit::SIGNUP_PER_IP, &ip.to_string()).await?;
+    app.limits.hit_ip(rate_limit::SIGNUP_PER_IP, ip).await?;
     let mut errors = BTreeMap::new();
     if let Err(m) = accounts::check_new_password(&form.password) {
         errors.insert("password", format!("Password {m}."));
@@ -95,27 +96,31 @@ pub async fn create_store(
         }
         Err(other) => return Err(AppError::Internal(other.into())),
     };
-    new.owner_password_hash = accounts::hash_password_blocking(&form.password).await?;
+    // Provisioning checks both again, under its constraints: this only spares the hashing.
+    let (subdomain_taken, email_taken): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM platform.tenants WHERE subdomain = $1), \
+                EXISTS (SELECT 1 FROM platform.users WHERE email = $2)",
+    )
+    .bind(new.subdomain.as_str())
+    .bind(new.owner_email.as_str())
+    .fetch_one(&app.db)
+    .await?;
+    let taken = if subdomain_taken {
+        Some(ProvisionError::SubdomainTaken(new.subdomain.to_string()))
+    } else if email_taken {
+        Some(ProvisionError::EmailTaken)
+    } else {
+        None
+    };
+    new.owner_password_hash = match taken {
+        Some(taken) => return refuse_taken(&app, &session, &form, taken).await,
+        None => app.passwords.hash(&form.password).await?,
+    };
     new.owner_must_be_new = true;
 
     let done = match tenancy::provision(&app.db, &new).await {
         Ok(done) => done,
-        Err(ProvisionError::SubdomainTaken(s)) => {
-            errors.insert(
-                "subdomain",
-                format!("“{s}” is already taken; choose another."),
-            );
-            return refuse(&app, &session, &form, errors).await;
-        }
-        Err(ProvisionError::EmailTaken) => {
-            errors.insert(
-                "email",
-                "An account with this email already exists. Sign in to add a store.".into(),
-            );
-            return refuse(&app, &session, &form, errors).await;
-        }
-        Err(ProvisionError::Invalid(_)) => return unreachable_invalid(),
-        Err(ProvisionError::Internal(e)) => return Err(AppError::Internal(e)),
+        Err(e) => return refuse_taken(&app, &session, &form, e).await,
     };
     let mut tx = tenant_store::begin_platform(&app.db).await?;
     let token = tokens::issue(
@@ -141,11 +146,36 @@ pub async fn create_store(
     Ok(Redirect::to(&link).into_response())
 }
 
-/// Validation already ran before provisioning; a second refusal would be a bug.
-fn unreachable_invalid() -> Result<Response, AppError> {
-    Err(AppError::Internal(anyhow::anyhow!(
-        "provisioning refused input that passed validation"
-    )))
+/// The form again when the subdomain or the address is taken; any other refusal from
+/// provisioning is an error (validation already ran, so a second refusal would be a bug).
+async fn refuse_taken(
+    app: &AppState,
+    session: &Session,
+    form: &SignupForm,
+    refusal: ProvisionError,
+) -> Result<Response, AppError> {
+    let mut errors = BTreeMap::new();
+    match refusal {
+        ProvisionError::SubdomainTaken(s) => {
+            errors.insert(
+                "subdomain",
+                format!("“{s}” is already taken; choose another."),
+            );
+        }
+        ProvisionError::EmailTaken => {
+            errors.insert(
+                "email",
+                "An account with this email already exists. Sign in to add a store.".into(),
+            );
+        }
+        ProvisionError::Invalid(_) => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "provisioning refused input that passed validation"
+            )));
+        }
+        ProvisionError::Internal(e) => return Err(AppError::Internal(e)),
+    }
+    refuse(app, session, form, errors).await
 }
 
 async fn refuse(

@@ -22,6 +22,7 @@ use crate::csrf;
 use crate::error::AppError;
 use crate::extract::{ClientIp, CurrentTenant, request_base_url};
 use crate::rate_limit;
+use crate::sign_in_throttle::{self, ThrottleKey};
 
 /// Session key of the signed-in customer.
 const CUSTOMER_KEY: &str = "customer_id";
@@ -275,19 +276,20 @@ pub struct RegisterForm {
     password: String,
 }
 
-/// `POST /account/register`: creates the account and signs the shopper in.
+/// `POST /account/register`: creates the account and signs the shopper in. The rate limit
+/// and the fields are checked before the password is hashed.
 pub async fn register(
     shopper: Shopper,
     ClientIp(ip): ClientIp,
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, AppError> {
     let app = &shopper.app;
-    rate_limit::hit(
-        &app.db,
-        rate_limit::SIGNUP_PER_IP,
-        &format!("{}:{ip}", shopper.tenant.id),
-    )
-    .await?;
+    app.limits
+        .hit(
+            rate_limit::SIGNUP_PER_IP,
+            &format!("{}:{}", shopper.tenant.id, rate_limit::ip_subject(ip)),
+        )
+        .await?;
     let mut errors = BTreeMap::new();
     let email = Email::parse(&f.email)
         .map_err(|m| errors.insert("email".to_owned(), m))
@@ -296,7 +298,7 @@ pub async fn register(
         errors.insert("password".to_owned(), m);
     }
     if let (Some(email), true) = (email, errors.is_empty()) {
-        let hash = accounts::hash_password_blocking(&f.password).await?;
+        let hash = app.passwords.hash(&f.password).await?;
         let mut tx = tenant_store::begin(&app.db, &shopper.tenant.schema).await?;
         match customers::register(&mut tx, email.as_str(), &hash, &f.first_name, &f.last_name).await
         {
@@ -332,46 +334,52 @@ pub struct LoginForm {
     password: String,
 }
 
-/// `POST /account/login`: a wrong address or password gets one message, never which.
+/// `POST /account/login`: a wrong address or password gets one message, never which. The
+/// cheap checks come first (rate limit, the address, this address's failures on the
+/// account); failures count per account and client address, and after a few each one
+/// makes that address wait twice as long (429), while the customer elsewhere signs in.
 pub async fn login(
     shopper: Shopper,
     ClientIp(ip): ClientIp,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let app = &shopper.app;
-    rate_limit::hit(&app.db, rate_limit::LOGIN_PER_IP, &ip.to_string()).await?;
-    let found = match Email::parse(&f.email) {
-        Ok(email) => {
-            rate_limit::hit(
-                &app.db,
-                rate_limit::LOGIN_PER_ACCOUNT,
-                &format!("{}:{}", shopper.tenant.id, email.as_str()),
-            )
-            .await?;
-            let mut tx = tenant_store::begin(&app.db, &shopper.tenant.schema).await?;
-            let c = customers::credentials(&mut tx, email.as_str()).await?;
-            tx.commit().await?;
-            c
-        }
-        Err(_) => None,
+    app.limits.hit_ip(rate_limit::LOGIN_PER_IP, ip).await?;
+    let refuse = || async {
+        let errors = BTreeMap::from([(
+            "email".to_owned(),
+            "The email address or password is not right.".to_owned(),
+        )]);
+        let kept = BTreeMap::from([("email", f.email.clone())]);
+        shopper
+            .render(AccountPage::new(LOGIN).refused(kept, errors), None)
+            .await
     };
-    let ok = match &found {
-        Some((_, hash)) => accounts::verify_password_blocking(&f.password, hash).await?,
-        // The same work as a real check, so timing doesn't reveal which addresses exist.
-        None => accounts::spend_a_verification(&f.password).await?,
+    let Ok(email) = Email::parse(&f.email) else {
+        return refuse().await;
     };
-    if let (true, Some((id, _))) = (ok, found) {
-        shopper.sign_in(id).await?;
-        return Ok(Redirect::to("/account").into_response());
+    let key = ThrottleKey::customer(shopper.tenant.id, email.as_str(), ip);
+    let standing = sign_in_throttle::check(&app.db, &key).await?;
+    if let Some(retry_after_secs) = standing.retry_after_secs() {
+        return Err(AppError::TooManyRequests { retry_after_secs });
     }
-    let errors = BTreeMap::from([(
-        "email".to_owned(),
-        "The email address or password is not right.".to_owned(),
-    )]);
-    let kept = BTreeMap::from([("email", f.email)]);
-    shopper
-        .render(AccountPage::new(LOGIN).refused(kept, errors), None)
-        .await
+    let mut tx = tenant_store::begin(&app.db, &shopper.tenant.schema).await?;
+    let found = customers::credentials(&mut tx, email.as_str()).await?;
+    tx.commit().await?;
+    let ok = match &found {
+        Some((_, hash)) => app.passwords.verify(&f.password, hash).await?,
+        // The same work as a real check, so timing doesn't reveal which addresses exist.
+        None => app.passwords.spend_a_verification(&f.password).await?,
+    };
+    let (true, Some((id, _))) = (ok, found) else {
+        sign_in_throttle::record_failure(&app.db, &key).await?;
+        return refuse().await;
+    };
+    if standing.failures > 0 {
+        sign_in_throttle::clear(&app.db, &key).await?;
+    }
+    shopper.sign_in(id).await?;
+    Ok(Redirect::to("/account").into_response())
 }
 
 /// `POST /account/logout`: forgets the customer (the cart stays).
@@ -442,7 +450,8 @@ pub struct PasswordForm {
     new_password: String,
 }
 
-/// `POST /account/password`: needs the current password.
+/// `POST /account/password`: needs the current password. The new password's length and a
+/// limit per customer are checked before the current one is (argon2).
 pub async fn change_password(
     shopper: Shopper,
     Form(f): Form<PasswordForm>,
@@ -450,25 +459,33 @@ pub async fn change_password(
     let Some(id) = shopper.customer_id().await? else {
         return Ok(Redirect::to("/account/login").into_response());
     };
-    let (db, schema) = (&shopper.app.db, &shopper.tenant.schema);
+    let refuse = |field: &str, message: String| {
+        let errors = BTreeMap::from([(field.to_owned(), message)]);
+        let page = AccountPage::new(ACCOUNT).refused(BTreeMap::new(), errors);
+        shopper.render(page, Some(id))
+    };
+    if let Err(m) = accounts::check_new_password(&f.new_password) {
+        return refuse("new_password", m).await;
+    }
+    let app = &shopper.app;
+    app.limits
+        .hit(
+            rate_limit::PASSWORD_CHECK_PER_ACCOUNT,
+            &format!("{}:{id}", shopper.tenant.id),
+        )
+        .await?;
+    let (db, schema) = (&app.db, &shopper.tenant.schema);
     let mut tx = tenant_store::begin(db, schema).await?;
     let hash = customers::password_hash(&mut tx, id).await?;
     tx.commit().await?;
-    let mut errors = BTreeMap::new();
-    if !accounts::verify_password_blocking(&f.current_password, &hash).await? {
-        errors.insert(
-            "current_password".to_owned(),
+    if !app.passwords.verify(&f.current_password, &hash).await? {
+        return refuse(
+            "current_password",
             "is not your current password".to_owned(),
-        );
+        )
+        .await;
     }
-    if let Err(m) = accounts::check_new_password(&f.new_password) {
-        errors.insert("new_password".to_owned(), m);
-    }
-    if !errors.is_empty() {
-        let page = AccountPage::new(ACCOUNT).refused(BTreeMap::new(), errors);
-        return shopper.render(page, Some(id)).await;
-    }
-    let new_hash = accounts::hash_password_blocking(&f.new_password).await?;
+    let new_hash = app.passwords.hash(&f.new_password).await?;
     let mut tx = tenant_store::begin(db, schema).await?;
     customers::set_password_hash(&mut tx, id, &new_hash).await?;
     tx.commit().await?;

@@ -123,6 +123,9 @@ pub async fn send_contact(
         tracing::info!(tenant.id = %tenant.id, "contact form honeypot filled; message dropped");
         return Ok(Redirect::to("/contact?sent=1").into_response());
     }
+    let limited = format!("{}:{}", tenant.id, rate_limit::ip_subject(ip.0));
+    app.limits
+        .refuse_if_spent(rate_limit::CONTACT_PER_IP, &limited)?;
     let mut errors = BTreeMap::new();
     let email = match accounts::Email::parse(&form.email) {
         Ok(e) => Some(e),
@@ -157,12 +160,7 @@ pub async fn send_contact(
         Err(e) => return Err(e.into()),
     };
     // Counted only for messages that would be sent: a typo doesn't use up the allowance.
-    rate_limit::hit(
-        &app.db,
-        rate_limit::CONTACT_PER_IP,
-        &format!("{}:{}", tenant.id, ip.0),
-    )
-    .await?;
+    app.limits.hit(rate_limit::CONTACT_PER_IP, &limited).await?;
     let store = tenant_store::settings::load(&mut tx).await?;
     let base = request_base_url(&app, &headers);
     let mail = EnquiryMail {

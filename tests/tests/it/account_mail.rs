@@ -198,6 +198,110 @@ async fn a_password_reset_link_arrives_works_once_and_signs_out_every_session() 
     assert_eq!(new.status, 303);
 }
 
+async fn sign_in(browser: &mut Browser<'_>, email: &str, password: &str) -> Page {
+    let csrf = browser.get("/admin/login").await.csrf();
+    browser
+        .post_form(
+            "/admin/login",
+            &[("_csrf", &csrf), ("email", email), ("password", password)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_owner_slowed_by_wrong_passwords_gets_a_mailed_link_that_signs_in_once() {
+    let (app, smtp) = app_with_smtp().await;
+    sign_up(&app, "alpha", "owner@alpha.example").await;
+    smtp.wait_for(1, WAIT).await; // the verification mail
+    let mut browser = app.browser("alpha.storefront.test");
+    let mut slowed = None;
+    for _ in 0..10 {
+        let page = sign_in(&mut browser, "owner@alpha.example", "guess guess guess").await;
+        if page.body.contains("data-form=\"admin-login-link\"") {
+            slowed = Some(page);
+            break;
+        }
+        assert_eq!(page.status, 422);
+    }
+    let slowed = slowed.expect("sign-in is slowed and offers a link");
+
+    // Asking for a link answers the same whether or not the address has an account here.
+    let before = queued(&app).await;
+    let page = browser
+        .post_form(
+            "/admin/login/link",
+            &[
+                ("_csrf", &slowed.csrf()),
+                ("email", "stranger@else.example"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("If an account with stranger@else.example manages Alpha Goods")
+    );
+    assert_eq!(queued(&app).await, before);
+    let page = browser
+        .post_form(
+            "/admin/login/link",
+            &[("_csrf", &slowed.csrf()), ("email", "Owner@Alpha.example")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("If an account with owner@alpha.example manages Alpha Goods")
+    );
+
+    let mails = smtp.wait_for(2, WAIT).await;
+    let mail = &mails[1];
+    assert_eq!(mail.to, ["owner@alpha.example"]);
+    assert!(
+        mail.subject().contains("sign-in link for Alpha Goods"),
+        "{}",
+        mail.subject()
+    );
+    let link = mail
+        .find_link("http://alpha.storefront.test/admin/login/link/")
+        .expect("a sign-in link");
+    let path = path_of(&link, "alpha.storefront.test");
+
+    // Opening the link (as a mail scanner would) uses nothing up; its button signs in.
+    let mut owner = app.browser("alpha.storefront.test");
+    assert_eq!(owner.get(&path).await.status, 200);
+    let form = owner.get(&path).await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("data-form=\"admin-login-link-use\""));
+    let done = owner.post_form(&path, &[("_csrf", &form.csrf())]).await;
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (303, Some("/admin")),
+        "{}",
+        done.body
+    );
+    let dashboard = owner.get("/admin").await;
+    assert_eq!(dashboard.status, 200);
+    assert!(
+        dashboard
+            .body
+            .contains("Signed in as owner@alpha.example (owner)")
+    );
+
+    // Once only.
+    let mut other = app.browser("alpha.storefront.test");
+    assert_eq!(other.get(&path).await.status, 400);
+    let csrf = other.get("/admin/login").await.csrf();
+    let again = other.post_form(&path, &[("_csrf", &csrf)]).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("expired or was already used"));
+    assert_eq!(other.get("/admin").await.status, 303);
+
+    // Signing in by the link forgot this address's failures: the password works at once.
+    let page = sign_in(&mut browser, "owner@alpha.example", PASSWORD).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+}
+
 async fn invite(owner: &mut Browser<'_>, fields: &[(&str, &str)]) -> Page {
     let csrf = owner.get("/admin/staff").await.csrf();
     let mut form = vec![("_csrf", csrf.as_str())];

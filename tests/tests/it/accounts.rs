@@ -1,5 +1,6 @@
 //! Merchant signup and admin sign-in, black-box through HTTP.
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use storefront_tests::{Browser, Page, TestApp};
@@ -438,8 +439,74 @@ async fn the_owner_of_store_a_cannot_sign_in_to_store_b_nor_carry_a_session_over
     assert!(!page.body.contains("Alpha Goods"));
 }
 
+/// Another person's address: the app sees connections from `127.0.0.<n>`.
+fn address(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, n)
+}
+
+async fn retry_after(page: &Page) -> u64 {
+    page.retry_after
+        .as_deref()
+        .unwrap_or_else(|| panic!("Retry-After on a {}", page.status))
+        .parse()
+        .unwrap()
+}
+
+/// Moves this store's sign-in failures an hour into the past: every wait is over.
+async fn let_the_waits_pass(app: &TestApp) {
+    sqlx::query(
+        "UPDATE platform.sign_in_throttle SET last_failed_at = last_failed_at - interval '1 hour'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
-async fn repeated_sign_in_attempts_are_rate_limited_per_account() {
+async fn wrong_passwords_from_one_address_do_not_stop_the_owner_signing_in_from_another() {
+    let app = TestApp::spawn().await;
+    sign_up(
+        &app,
+        "Alpha Goods",
+        "alpha",
+        "owner@alpha.example",
+        PASSWORD,
+    )
+    .await;
+    let mut attacker = app.browser_from("alpha.storefront.test", address(2));
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let page = sign_in(&mut attacker, "owner@alpha.example", "guess guess guess").await;
+        statuses.push(page.status);
+    }
+    assert!(
+        statuses.iter().all(|s| [422, 429].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&429),
+        "the guessing address is slowed"
+    );
+    // Even the right password waits, from the guessing address.
+    let slowed = sign_in(&mut attacker, "owner@alpha.example", PASSWORD).await;
+    assert_eq!(slowed.status, 429);
+    assert_eq!(attacker.get("/admin").await.status, 303);
+
+    // The owner, at another address, signs in at once.
+    let mut owner = app.browser_from("alpha.storefront.test", address(3));
+    let page = sign_in(&mut owner, "Owner@Alpha.example", PASSWORD).await;
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/admin")),
+        "{}",
+        page.body
+    );
+    assert_eq!(owner.get("/admin").await.status, 200);
+}
+
+#[tokio::test]
+async fn after_a_few_failures_each_one_doubles_the_wait_answered_with_429_and_retry_after() {
     let app = TestApp::spawn().await;
     sign_up(
         &app,
@@ -450,22 +517,143 @@ async fn repeated_sign_in_attempts_are_rate_limited_per_account() {
     )
     .await;
     let mut admin = app.browser("alpha.storefront.test");
-    let limit = platform::rate_limit::LOGIN_PER_ACCOUNT.max;
-    for _ in 0..limit {
+    let free = platform::sign_in_throttle::FREE_FAILURES;
+    for _ in 0..free {
         let page = sign_in(&mut admin, "owner@alpha.example", "guess guess guess").await;
         assert_eq!(page.status, 422);
+        assert!(!page.body.contains("id=\"login-slowed\""), "{}", page.body);
     }
-    // Even the right password is refused while the window lasts.
-    let blocked = sign_in(&mut admin, "Owner@Alpha.example", PASSWORD).await;
-    assert_eq!(blocked.status, 429);
+    // The next failure starts a wait, and the page offers a sign-in link by mail.
+    let page = sign_in(&mut admin, "owner@alpha.example", "guess guess guess").await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("Email or password is incorrect."));
+    assert!(page.body.contains("id=\"login-slowed\""), "{}", page.body);
     assert!(
-        blocked
-            .body
-            .contains("Too many attempts. Please try again in")
+        page.body.contains("the next one in 5 seconds"),
+        "{}",
+        page.body
     );
-    let retry: u64 = blocked.retry_after.expect("Retry-After").parse().unwrap();
-    assert!(retry > 0 && retry <= 15 * 60);
-    assert_eq!(admin.get("/admin").await.status, 303);
+    assert!(page.body.contains("data-form=\"admin-login-link\""));
+
+    // While it lasts, no password is checked, not even the right one.
+    let mut waits = Vec::new();
+    for round in 0..3 {
+        let refused = sign_in(&mut admin, "owner@alpha.example", PASSWORD).await;
+        assert_eq!(refused.status, 429, "round {round}: {}", refused.body);
+        assert!(refused.body.contains("this try was not checked"));
+        assert!(refused.body.contains("data-form=\"admin-login-link\""));
+        waits.push(retry_after(&refused).await);
+        // Time passes; the next failure waits twice as long.
+        let_the_waits_pass(&app).await;
+        let failed = sign_in(&mut admin, "owner@alpha.example", "guess guess guess").await;
+        assert_eq!(failed.status, 422);
+    }
+    assert!(
+        (1..=5).contains(&waits[0])
+            && (6..=10).contains(&waits[1])
+            && (11..=20).contains(&waits[2]),
+        "{waits:?}"
+    );
+
+    // Once the wait is over, the right password signs in and the count starts again.
+    let_the_waits_pass(&app).await;
+    let page = sign_in(&mut admin, "owner@alpha.example", PASSWORD).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let mut again = app.browser("alpha.storefront.test");
+    let page = sign_in(&mut again, "owner@alpha.example", "guess guess guess").await;
+    assert_eq!(page.status, 422);
+    assert!(!page.body.contains("id=\"login-slowed\""));
+}
+
+#[tokio::test]
+async fn a_flood_past_the_limit_is_refused_from_memory_without_a_database_write_each() {
+    let app = TestApp::spawn().await;
+    let mut platform = app.browser("storefront.test");
+    let csrf = platform.get("/login").await.csrf();
+    let limit = platform::rate_limit::LOGIN_PER_IP.max;
+    for i in 0..limit + 15 {
+        let page = platform
+            .post_form(
+                "/login",
+                &[("_csrf", &csrf), ("email", "nobody@else.example")],
+            )
+            .await;
+        let expected = if i < limit { 422 } else { 429 };
+        assert_eq!(page.status, expected, "request {i}");
+    }
+    // PostgreSQL counted the allowance, and nothing past it.
+    let hits: i32 = sqlx::query_scalar(
+        "SELECT hits FROM platform.rate_limits WHERE key = 'login:ip:127.0.0.1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(hits, limit);
+}
+
+#[tokio::test]
+async fn cheap_refusals_cost_no_password_hashing() {
+    let app = TestApp::spawn().await;
+    let runs = || app.state.passwords.runs();
+    let (_, _owner) = app.store_with_owner("alpha", "Alpha Goods").await;
+    let before = runs();
+
+    // A reset link that does not exist.
+    let mut browser = app.browser("alpha.storefront.test");
+    let csrf = browser.get("/admin/password/forgot").await.csrf();
+    let bogus = browser
+        .post_form(
+            "/admin/password/reset/not-a-real-token",
+            &[("_csrf", &csrf), ("password", "a brand new password")],
+        )
+        .await;
+    assert_eq!(bogus.status, 400);
+    assert!(bogus.body.contains("expired or was already used"));
+
+    // A signup whose subdomain or address is taken.
+    let taken = sign_up(&app, "Mine", "alpha", "new@shop.example", PASSWORD).await;
+    assert_eq!(taken.status, 422);
+    assert!(taken.body.contains("is already taken"));
+    let taken = sign_up(&app, "Mine", "mine", "owner@alpha.example.com", PASSWORD).await;
+    assert_eq!(taken.status, 422);
+    assert!(taken.body.contains("already exists"));
+
+    // A sign-in with something that is no email address, or while the address waits.
+    let page = sign_in(&mut browser, "not an address", "whatever it is").await;
+    assert_eq!(page.status, 422);
+    assert_eq!(runs(), before, "no hashing so far");
+    for _ in 0..=platform::sign_in_throttle::FREE_FAILURES {
+        sign_in(&mut browser, "owner@alpha.example.com", "guess guess guess").await;
+    }
+    let spent = runs();
+    let page = sign_in(&mut browser, "owner@alpha.example.com", "guess guess guess").await;
+    assert_eq!(page.status, 429);
+    assert_eq!(runs(), spent, "a waiting address costs no hashing");
+}
+
+#[tokio::test]
+async fn posting_to_reset_links_is_limited_per_address() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    let mut browser = app.browser("alpha.storefront.test");
+    let csrf = browser.get("/admin/password/forgot").await.csrf();
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let page = browser
+            .post_form(
+                &format!("/admin/password/reset/guess-{i}"),
+                &[("_csrf", &csrf), ("password", "a brand new password")],
+            )
+            .await;
+        statuses.push(page.status);
+        if page.status == 429 {
+            let retry: u64 = page.retry_after.expect("Retry-After").parse().unwrap();
+            assert!(retry > 0 && retry <= 15 * 60);
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == 400));
 }
 
 #[tokio::test]

@@ -306,3 +306,70 @@ async fn addresses_belong_to_their_customer_and_store() {
             .contains("No addresses saved yet.")
     );
 }
+
+#[tokio::test]
+async fn wrong_passwords_slow_the_guessing_address_and_not_the_customer_elsewhere() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha").await;
+    accounts_on(&app, "alpha").await;
+    register(&app, "alpha", "ann@buyer.example").await;
+    let sign_in = |ip: u8, password: &'static str| {
+        let app = &app;
+        async move {
+            let mut b = app.browser_from(&host("alpha"), std::net::Ipv4Addr::new(127, 0, 0, ip));
+            post(
+                &mut b,
+                "/account/login",
+                "/account/login",
+                &[("email", "ann@buyer.example"), ("password", password)],
+            )
+            .await
+        }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(sign_in(2, "guess guess guess").await.status);
+    }
+    assert!(
+        statuses.iter().all(|s| [422, 429].contains(s)),
+        "{statuses:?}"
+    );
+    let slowed = sign_in(2, "a long password 1").await;
+    assert_eq!(slowed.status, 429, "even the right password waits there");
+    assert!(slowed.retry_after.is_some());
+
+    let page = sign_in(3, "a long password 1").await;
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/account")),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn checking_the_current_password_to_change_it_is_limited_per_customer() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha").await;
+    accounts_on(&app, "alpha").await;
+    let mut ann = register(&app, "alpha", "ann@buyer.example").await;
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let page = post(
+            &mut ann,
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", "a guessed password"),
+                ("new_password", "a new password 3"),
+            ],
+        )
+        .await;
+        statuses.push(page.status);
+        if page.status == 429 {
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == 422));
+}

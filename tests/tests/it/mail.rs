@@ -180,9 +180,15 @@ fn every_email_template_renders() {
         link: "https://acme.example/invite/abc".into(),
         expires_in_days: 7,
     };
+    let sign_in = platform::mail::SignInLink {
+        store_name: "Acme".into(),
+        link: "https://acme.example/admin/login/link/abc".into(),
+        expires_in_minutes: 15,
+    };
     let from = "shop@acme.example";
 
     let reset = reset.render(&views, "bo@buyer.example", from).unwrap();
+    let sign_in = sign_in.render(&views, "bo@buyer.example", from).unwrap();
     let invite = invite.render(&views, "bo@buyer.example", from).unwrap();
 
     assert_eq!(reset.subject, "Reset your password for Acme");
@@ -192,6 +198,18 @@ fn every_email_template_renders() {
             .html
             .unwrap()
             .contains("https://acme.example/reset/abc")
+    );
+    assert_eq!(sign_in.subject, "Your sign-in link for Acme");
+    assert!(
+        sign_in.text.contains("works once, for 15 minutes."),
+        "{}",
+        sign_in.text
+    );
+    assert!(
+        sign_in
+            .html
+            .unwrap()
+            .contains("https://acme.example/admin/login/link/abc")
     );
     assert_eq!(invite.subject, "Ann invited you to help run Acme");
     assert!(invite.text.contains("Acme as admin."), "{}", invite.text);

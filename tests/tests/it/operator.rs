@@ -1,5 +1,6 @@
 //! The operator console: sign-in, tenant list, suspension, plans, audit log.
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use storefront_tests::{Browser, Page, TestApp};
@@ -57,6 +58,30 @@ async fn sign_in(browser: &mut Browser<'_>, email: &str, password: &str) -> Page
             &[("_csrf", &csrf), ("email", email), ("password", password)],
         )
         .await
+}
+
+#[tokio::test]
+async fn wrong_passwords_slow_the_guessing_address_and_not_the_operator_elsewhere() {
+    let app = TestApp::spawn().await;
+    operator_browser(&app).await;
+    let mut guesser = app.browser_from("storefront.test", Ipv4Addr::new(127, 0, 0, 2));
+    let mut last = None;
+    for _ in 0..10 {
+        last = Some(sign_in(&mut guesser, "ops@platform.example", "guess guess guess").await);
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status, 429, "{}", last.body);
+    let retry: u64 = last.retry_after.expect("Retry-After").parse().unwrap();
+    assert!(retry > 0 && retry <= 15 * 60);
+
+    let mut ops = app.browser_from("storefront.test", Ipv4Addr::new(127, 0, 0, 3));
+    let page = sign_in(&mut ops, "ops@platform.example", PASSWORD).await;
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/operator")),
+        "{}",
+        page.body
+    );
 }
 
 /// Polls the store home until it answers `status` (status changes reach the host cache by

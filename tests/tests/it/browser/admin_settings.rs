@@ -236,6 +236,56 @@ async fn staff_join_by_mail_and_leave_and_passwords_and_sessions_are_the_merchan
 }
 
 #[tokio::test]
+async fn an_owner_slowed_by_wrong_passwords_signs_in_with_a_mailed_link() {
+    let smtp = SmtpReceiver::start().await;
+    let smtp_url = smtp.url();
+    let app = TestApp::spawn_with(|s| s.smtp_url = Some(SecretString::from(smtp_url))).await;
+    app.store_with_owner("acme", "acme goods").await;
+    let mut chrome = app
+        .chrome(&TestApp::store_host("acme"), "admin-sign-in-link")
+        .await;
+
+    // Wrong passwords: after a few, each try waits longer and a link by mail is offered.
+    chrome.visit("/admin/login").await;
+    for _ in 0..=platform::sign_in_throttle::FREE_FAILURES {
+        assert!(!chrome.has("#login-slowed").await);
+        chrome
+            .fill_form(
+                "admin-login",
+                &[("email", OWNER), ("password", "guess guess guess")],
+            )
+            .await;
+        chrome.expect_status(422).submit("admin-login").await;
+    }
+    let slowed = chrome.text_of("#login-slowed").await;
+    assert!(slowed.contains("the next one in 5 seconds"), "{slowed}");
+    chrome.submit("admin-login-link").await;
+    assert!(chrome.text_of("#link-sent").await.contains(OWNER));
+
+    // The link opens a page whose button signs in, once.
+    let link = link_in_mail(
+        &smtp,
+        1,
+        OWNER,
+        "http://acme.storefront.test/admin/login/link/",
+    )
+    .await;
+    chrome.visit(&link).await;
+    assert!(chrome.text().await.contains("Sign in to acme goods"));
+    chrome.submit("admin-login-link-use").await;
+    assert_eq!(chrome.path().await, "/admin");
+    assert!(
+        chrome
+            .text()
+            .await
+            .contains(&format!("Signed in as {OWNER} (owner)"))
+    );
+    chrome.expect_status(400).visit(&link).await;
+    assert!(chrome.text().await.contains("expired or was already used"));
+    chrome.close().await;
+}
+
+#[tokio::test]
 async fn a_custom_domain_is_added_verified_made_primary_and_removed_and_api_tokens_come_and_go() {
     const PAGE: &str = "/admin/settings/domains";
     let dns = DnsServer::start().await;
