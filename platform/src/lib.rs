@@ -29,6 +29,7 @@ pub mod payments;
 mod platform_site;
 pub mod rate_limit;
 pub mod router;
+pub mod routing;
 pub mod search_index;
 pub mod server;
 pub mod sessions;

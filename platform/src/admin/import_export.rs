@@ -5,13 +5,12 @@
 
 use std::io::{Seek as _, SeekFrom};
 
-use axum::Router;
+use crate::routing::{Routes, get};
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse as _, Redirect, Response};
-use axum::routing::get;
 use futures::SinkExt as _;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt as _;
@@ -34,8 +33,8 @@ const FORM_OVERHEAD: u64 = 64 * 1024;
 const RECENT_JOBS: i64 = 10;
 
 /// The import and export routes (the upload route reads bodies up to the upload limit).
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(
             "/admin/products/import",
             get(show_import)

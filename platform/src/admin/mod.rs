@@ -30,18 +30,15 @@ mod taxes;
 mod theme;
 mod tokens;
 
-use axum::Router;
+use crate::routing::{Routes, get, post};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-
-use crate::app::AppState;
 
 pub use account::{queue_verification_email, verify_email};
 pub use session::LOGIN_LINK_TTL;
 
 /// Admin routes (the JSON Admin API lives under `/admin/api/`).
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .merge(import_export::router())
         .merge(orders::router())
         .merge(customers::router())

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::routing::{Routes, get, post};
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Serialize;
 use tenant_store::audit;
 use tenant_store::taxes::{self, TaxRateInput, TaxRateRecord};
@@ -24,8 +24,8 @@ use crate::extract::{CurrentMerchant, CurrentTenant};
 const AREA: &str = "settings";
 
 /// Routes of this part of the admin.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/settings/taxes", get(list_rates).post(create_rate))
         .route(
             "/admin/settings/taxes/prices-include-tax",

@@ -2,11 +2,10 @@
 //! their order count, total spent and store credit as decimal strings in the store's
 //! currency; the count and a search by email or name.
 
-use axum::Router;
+use crate::routing::{Routes, get};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use axum::routing::get;
 use billing::{Currency, Money};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -26,8 +25,8 @@ use crate::error::AppError;
 const CUSTOMERS_READ: Scope = Scope::CustomersRead;
 
 /// Routes of this part of the API.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/api/v1/customers", get(list_customers))
         .route("/admin/api/v1/customers.json", get(list_customers))
         .route("/admin/api/v1/customers/count", get(count_customers))

@@ -18,23 +18,21 @@ mod products;
 
 use std::collections::BTreeMap;
 
-use axum::Router;
+use crate::routing::{Routes, get, post};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::error::{AppError, ErrorMarker};
 
 pub use auth::{ApiClient, ApiError};
 
 /// The Admin API routes (store hosts only).
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .merge(orders::router())
         .merge(customers::router())
         .route(
