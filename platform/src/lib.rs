@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod follow;
 mod health;
+pub mod input;
 mod internal;
 pub mod mail;
 pub mod mail_outbox;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse as _, Response};
 use tower::{ServiceBuilder, ServiceExt as _};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -26,7 +26,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps the routes in the middleware every request passes, outermost first: request id,
 /// tracing span (with request id and tenant), compression (brotli or gzip, as the client
-/// accepts; images and tiny bodies are left alone), error rendering, panic catching.
+/// accepts; images and tiny bodies are left alone), error rendering, panic catching, and the
+/// input guard (refused characters in the path, query string or form body: a 422 naming the
+/// field, see [`crate::input`]).
 pub fn stack(state: AppState, routes: Router) -> Router {
     routes.layer(
         ServiceBuilder::new()
@@ -54,7 +56,8 @@ pub fn stack(state: AppState, routes: Router) -> Router {
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(CompressionLayer::new())
             .layer(from_fn_with_state(state, render_errors))
-            .layer(CatchPanicLayer::custom(panic_response)),
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(from_fn(crate::input::guard)),
     )
 }
 

@@ -188,6 +188,11 @@ pub async fn start_import(
             continue;
         }
         let name = field.file_name().unwrap_or("products.csv").to_owned();
+        if let Some(message) = crate::input::refusal(&name) {
+            let message =
+                format!("The file's name {message}: rename the file and upload it again.");
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, message).await;
+        }
         match spool(&mut field, &tmp).await? {
             Ok((file, size)) => upload = Some((name, file, size)),
             Err(Refusal::TooLarge) => {

@@ -21,6 +21,7 @@ mod embedded;
 mod errors;
 mod fixtures;
 mod images;
+mod input_guard;
 mod isolation;
 mod mail;
 mod migrate;
