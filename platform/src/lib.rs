@@ -6,6 +6,7 @@ mod admin;
 mod api;
 pub mod api_tokens;
 pub mod app;
+pub mod body_encoding;
 pub mod catalog_csv;
 pub mod cli;
 pub mod config;

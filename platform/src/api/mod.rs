@@ -219,6 +219,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .map_err(|e| {
                 use axum::extract::rejection::BytesRejection;
                 match e {
+                    e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                        AppError::PayloadTooLarge(format!(
+                            "The request body is larger than {} MB.",
+                            crate::input::MAX_FORM_BYTES / (1024 * 1024)
+                        ))
+                        .into()
+                    }
                     BytesRejection::FailedToBufferBody(e) => {
                         crate::input::body_error(&axum::Error::new(e)).into()
                     }

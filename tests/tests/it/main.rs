@@ -30,6 +30,7 @@ mod orders;
 mod page_cache;
 mod provisioning;
 mod reports;
+mod request_bodies;
 mod routing;
 mod search;
 mod store_settings;
