@@ -20,6 +20,7 @@ mod domains;
 mod embedded;
 mod errors;
 mod fixtures;
+mod hostile_input;
 mod images;
 mod input_guard;
 mod isolation;
