@@ -5,7 +5,7 @@
 //! characters, right-to-left marks, combining accents and emoji are stored as sent.
 //!
 //! [`guard`] checks every request's decoded path, its query string and URL-encoded form
-//! bodies; the Admin API's JSON bodies are checked by [`crate::api::JsonBody`] with
+//! bodies; the Admin API's JSON bodies are checked by its `JsonBody` extractor with
 //! [`check_json`] (which knows the field names the API reports), multipart text fields by
 //! their handlers with [`check`], and CSV cells by the importer with [`refusal`].
 

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::routing::{Routes, get, post};
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -20,6 +19,7 @@ use super::form;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get, post};
 
 /// The permission area.
 const AREA: &str = "customers";

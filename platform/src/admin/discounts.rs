@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::routing::{Routes, get, post};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -23,6 +22,7 @@ use super::taxes::{bp_to_percent, percent_to_bp};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get, post};
 use crate::storefront::layout::display_money;
 
 /// The permission area.

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::routing::{Routes, get};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -22,6 +21,7 @@ use crate::app::AppState;
 use crate::config::Environment;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant, request_base_url};
+use crate::routing::{Routes, get};
 
 /// The permission area.
 const AREA: &str = "settings";

@@ -5,7 +5,6 @@
 
 use std::io::{Seek as _, SeekFrom};
 
-use crate::routing::{Routes, get};
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
@@ -24,6 +23,7 @@ use crate::catalog_csv::jobs::{self, ImportJob};
 use crate::catalog_csv::{ExportOptions, count_rows, export_products};
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant, request_base_url};
+use crate::routing::{Routes, get};
 
 /// Largest CSV file accepted for an import.
 pub const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;

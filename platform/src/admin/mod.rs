@@ -30,8 +30,9 @@ mod taxes;
 mod theme;
 mod tokens;
 
-use crate::routing::{Routes, get, post};
 use axum::extract::DefaultBodyLimit;
+
+use crate::routing::{Routes, get, post};
 
 pub use account::{queue_verification_email, verify_email};
 pub use session::LOGIN_LINK_TTL;

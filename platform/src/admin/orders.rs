@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::routing::{Routes, get, post};
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,6 +21,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant, request_base_url};
 use crate::payments::flow::{self, Shipment};
+use crate::routing::{Routes, get, post};
 use crate::storefront::layout::display_money;
 
 /// Orders per page of the list.

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::routing::{Routes, get, post};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -22,6 +21,7 @@ use super::form::{self, Submitted};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get, post};
 use crate::storefront::layout::display_money;
 
 /// The permission area.

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::routing::{Routes, get, post};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,6 +18,7 @@ use super::form::{self, Submitted};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get, post};
 
 /// The permission area.
 const AREA: &str = "settings";

@@ -2,7 +2,6 @@
 //! their order count, total spent and store credit as decimal strings in the store's
 //! currency; the count and a search by email or name.
 
-use crate::routing::{Routes, get};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -20,6 +19,7 @@ use super::{ApiClient, ApiError, path_id};
 use crate::api_tokens::Scope;
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::routing::{Routes, get};
 
 /// Reading customers.
 const CUSTOMERS_READ: Scope = Scope::CustomersRead;

@@ -18,7 +18,6 @@ mod products;
 
 use std::collections::BTreeMap;
 
-use crate::routing::{Routes, get, post};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, header};
@@ -27,6 +26,7 @@ use axum::response::Response;
 use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, ErrorMarker};
+use crate::routing::{Routes, get, post};
 
 pub use auth::{ApiClient, ApiError};
 
@@ -281,10 +281,10 @@ impl JsonBody {
     }
 }
 
-/// Refuses text no field takes (see [`crate::input`]) anywhere in the document, naming the
-/// field as the typed parse would: a NUL or control character in a string or key, or a lone
-/// UTF-16 surrogate escaped in a string (`"\ud800"`, which is no character at all). A
-/// document that is not JSON is left to the typed parse to describe.
+/// Refuses text PostgreSQL cannot store (see [`crate::input`]) anywhere in the document,
+/// naming the field as the typed parse would: a NUL in a string or key, or a lone UTF-16
+/// surrogate escaped in a string (`"\ud800"`, which is no character at all). A document
+/// that is not JSON is left to the typed parse to describe.
 fn check_text(body: &[u8], wrapper: Option<&str>) -> Result<(), ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, serde_json::Value>(&mut de) {

@@ -6,7 +6,6 @@
 //! reads lines per order, and a list must not cost one query per order. Fetch an order for
 //! everything about it. The shopper's secret order token is never shown.
 
-use crate::routing::{Routes, get, post};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +22,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::request_base_url;
 use crate::payments::flow::{self, Shipment};
+use crate::routing::{Routes, get, post};
 
 /// Reading orders.
 pub(super) const ORDERS_READ: Scope = Scope::OrdersRead;

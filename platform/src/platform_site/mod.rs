@@ -8,7 +8,6 @@ use axum::http::HeaderMap;
 
 use crate::config::Environment;
 
-use crate::routing::{Routes, get};
 use axum::extract::State;
 use axum::response::Html;
 use serde::Serialize;
@@ -16,6 +15,7 @@ use serde::Serialize;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::router::not_found;
+use crate::routing::{Routes, get};
 
 /// Platform site routes.
 pub fn router() -> Routes {

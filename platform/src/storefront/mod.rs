@@ -19,7 +19,6 @@ mod policies;
 mod search;
 mod seo;
 
-use crate::routing::{Routes, get, post};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn};
@@ -28,6 +27,7 @@ use axum::response::{IntoResponse as _, Response};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorMarker};
 use crate::extract::{CurrentTenant, request_base_url};
+use crate::routing::{Routes, get, post};
 use layout::Shop;
 use tower_sessions::Session;
 
