@@ -17,7 +17,7 @@ const SESSION_KEY: &str = "csrf";
 /// Form field and query parameter carrying the token.
 pub const FIELD: &str = "_csrf";
 /// Largest form body read to find the token (bigger forms must use multipart).
-const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+const MAX_FORM_BYTES: usize = crate::input::MAX_FORM_BYTES;
 
 /// The session's CSRF token, created on first use; put it in every form.
 pub async fn token(session: &Session) -> Result<String, AppError> {

@@ -26,6 +26,12 @@ pub enum AppError {
     /// 400: the request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// 413: the request body is larger than this endpoint reads.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the request body comes in an encoding this endpoint cannot read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 401: sign-in or a valid API token is needed.
     #[error("unauthorized")]
     Unauthorized,
@@ -65,6 +71,8 @@ impl AppError {
             Self::NotFound | Self::UnknownHost => StatusCode::NOT_FOUND,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -80,6 +88,8 @@ impl AppError {
             Self::UnknownHost => "unknown_host",
             Self::Invalid(_) => "validation_failed",
             Self::BadRequest(_) => "bad_request",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::CsrfRejected => "csrf_rejected",
@@ -96,7 +106,10 @@ impl AppError {
             Self::NotFound => "The page you asked for does not exist.".into(),
             Self::UnknownHost => "No store lives at this address.".into(),
             Self::Invalid(_) => "Some fields need attention.".into(),
-            Self::BadRequest(m) | Self::Unavailable(m) => m.clone(),
+            Self::BadRequest(m)
+            | Self::PayloadTooLarge(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::Unavailable(m) => m.clone(),
             Self::Unauthorized => "Please sign in to continue.".into(),
             Self::Forbidden => "You do not have permission to do that.".into(),
             Self::CsrfRejected => {
@@ -116,7 +129,10 @@ impl AppError {
     fn title(&self) -> &'static str {
         match self {
             Self::NotFound | Self::UnknownHost => "Page not found",
-            Self::Invalid(_) | Self::BadRequest(_) => "Bad request",
+            Self::Invalid(_)
+            | Self::BadRequest(_)
+            | Self::PayloadTooLarge(_)
+            | Self::UnsupportedMediaType(_) => "Bad request",
             Self::Unauthorized => "Sign in required",
             Self::Forbidden | Self::CsrfRejected => "Not allowed",
             Self::TooManyRequests { .. } => "Too many attempts",
@@ -227,6 +243,9 @@ struct ErrorView<'a> {
 #[derive(Serialize)]
 struct ErrorEnvelope<'a> {
     error: ErrorBody<'a>,
+    /// Shopify's top-level `errors` (the fields by name for a 422, the message otherwise),
+    /// which existing scripts read; the API's own errors carry it too.
+    errors: serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -269,6 +288,11 @@ pub fn render_error(state: &AppState, err: &AppError, is_api: bool, request_id: 
         for (f, m) in fields {
             map.entry(f.as_str()).or_default().push(m.as_str());
         }
+        let errors = if map.is_empty() {
+            serde_json::json!(err.public_message())
+        } else {
+            serde_json::json!(map)
+        };
         let body = ErrorEnvelope {
             error: ErrorBody {
                 code: err.code(),
@@ -276,6 +300,7 @@ pub fn render_error(state: &AppState, err: &AppError, is_api: bool, request_id: 
                 fields: map,
                 request_id,
             },
+            errors,
         };
         (status, Json(body)).into_response()
     } else {

@@ -6,16 +6,19 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse as _, Response};
+use tower::util::MapRequestLayer;
 use tower::{ServiceBuilder, ServiceExt as _};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::AppState;
+use crate::body_encoding;
 use crate::config::Environment;
 use crate::error::{AppError, ErrorMarker, render_error};
 use crate::extract::CurrentTenant;
@@ -27,7 +30,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Wraps the routes in the middleware every request passes, outermost first: request id,
 /// tracing span (with request id and tenant), security headers, compression (brotli or
 /// gzip, as the client accepts; images and tiny bodies are left alone), error rendering,
-/// panic catching.
+/// panic catching, compressed request bodies decoded (gzip, deflate, br; bounded, see
+/// [`crate::body_encoding`]), and the input guard (refused characters in the path, query
+/// string or form body: a 422 naming the field, see [`crate::input`]).
 pub fn stack(state: AppState, routes: Router) -> Router {
     routes.layer(
         ServiceBuilder::new()
@@ -56,7 +61,11 @@ pub fn stack(state: AppState, routes: Router) -> Router {
             .layer(from_fn_with_state(state.clone(), security_headers))
             .layer(CompressionLayer::new())
             .layer(from_fn_with_state(state, render_errors))
-            .layer(CatchPanicLayer::custom(panic_response)),
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(from_fn(body_encoding::accept_encodings))
+            .layer(RequestDecompressionLayer::new())
+            .layer(MapRequestLayer::new(body_encoding::limit_decoded))
+            .layer(from_fn(crate::input::guard)),
     )
 }
 

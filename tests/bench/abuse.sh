@@ -74,7 +74,7 @@ add() { # host, form page, path posted, body (without _csrf)
 add "$HOST" /admin/login /admin/login "email=$OWNER&password=guess-$RANDOM"
 add "$HOST" /admin/login /admin/login "email=nobody%40example.com&password=guess"
 add "$HOST" /admin/password/forgot /admin/password/forgot "email=$OWNER"
-add "$HOST" /admin/password/forgot /admin/password/reset/not-a-real-token "password=a+new+password+1&password_confirmation=a+new+password+1"
+add "$HOST" /admin/password/forgot /admin/password/reset/not-a-real-token "password=a+new+password+1"
 add "$HOST" /admin/login /admin/invitations/not-a-real-token "password=a+new+password+1"
 add "$HOST" /account/login /account/login "email=someone%40example.com&password=guess"
 add "$HOST" /account/register /account/register "first_name=A&last_name=B&email=new$RANDOM%40example.com&password=a+new+password+1"

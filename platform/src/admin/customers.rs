@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use billing::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -21,6 +19,7 @@ use super::form;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get, post};
 
 /// The permission area.
 const AREA: &str = "customers";
@@ -32,8 +31,8 @@ const ORDERS_SHOWN: i64 = 100;
 const LEDGER_SHOWN: i64 = 200;
 
 /// Routes of this part of the admin.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/customers", get(list_customers))
         .route("/admin/customers/{id}", get(show_customer))
         .route("/admin/customers/{id}/credit", post(adjust_credit))

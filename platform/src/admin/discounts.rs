@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use billing::Currency;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
@@ -23,6 +22,7 @@ use super::taxes::{bp_to_percent, percent_to_bp};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get, post};
 use crate::storefront::layout::display_money;
 
 /// The permission area.
@@ -32,8 +32,8 @@ const AREA: &str = "orders";
 const DATE_FORMAT: &str = "%Y-%m-%dT%H:%M";
 
 /// Routes of this part of the admin.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/discounts", get(list_codes).post(create_code))
         .route("/admin/discounts/new", get(new_code))
         .route("/admin/discounts/{id}", get(edit_code).post(update_code))

@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Router};
 use billing::{BillingError, GatewaySettings};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -22,13 +21,14 @@ use crate::app::AppState;
 use crate::config::Environment;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant, request_base_url};
+use crate::routing::{Routes, get};
 
 /// The permission area.
 const AREA: &str = "settings";
 
 /// Routes of this part of the admin.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/settings/payments", get(list_gateways))
         .route(
             "/admin/settings/payments/{name}",

@@ -95,6 +95,7 @@ pub(super) async fn read_upload(app: &AppState, req: Request) -> Result<Upload, 
         return Err(app.media.too_large().into());
     }
     let alt = String::from_utf8(alt).map_err(|_| AppError::invalid("alt", "is not valid text"))?;
+    crate::input::check("alt", &alt)?;
     Ok(Upload {
         file: file.ok_or(UploadError::Missing)?,
         alt,

@@ -5,13 +5,11 @@
 
 use std::io::{Seek as _, SeekFrom};
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse as _, Redirect, Response};
-use axum::routing::get;
 use futures::SinkExt as _;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt as _;
@@ -25,6 +23,7 @@ use crate::catalog_csv::jobs::{self, ImportJob};
 use crate::catalog_csv::{ExportOptions, count_rows, export_products};
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant, request_base_url};
+use crate::routing::{Routes, get};
 
 /// Largest CSV file accepted for an import.
 pub const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
@@ -34,8 +33,8 @@ const FORM_OVERHEAD: u64 = 64 * 1024;
 const RECENT_JOBS: i64 = 10;
 
 /// The import and export routes (the upload route reads bodies up to the upload limit).
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(
             "/admin/products/import",
             get(show_import)
@@ -189,6 +188,11 @@ pub async fn start_import(
             continue;
         }
         let name = field.file_name().unwrap_or("products.csv").to_owned();
+        if let Some(message) = crate::input::refusal(&name) {
+            let message =
+                format!("The file's name {message}: rename the file and upload it again.");
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, message).await;
+        }
         match spool(&mut field, &tmp).await? {
             Ok((file, size)) => upload = Some((name, file, size)),
             Err(Refusal::TooLarge) => {

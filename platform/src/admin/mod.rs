@@ -30,18 +30,16 @@ mod taxes;
 mod theme;
 mod tokens;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::routing::{Routes, get, post};
 
 pub use account::{queue_verification_email, verify_email};
 pub use session::LOGIN_LINK_TTL;
 
 /// Admin routes (the JSON Admin API lives under `/admin/api/`).
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .merge(import_export::router())
         .merge(orders::router())
         .merge(customers::router())

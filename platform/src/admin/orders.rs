@@ -6,11 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use billing::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use tenant_store::orders::{self, FulfilLine, Order, OrderEvent, OrderFilter, OrderSummary};
@@ -22,6 +21,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant, request_base_url};
 use crate::payments::flow::{self, Shipment};
+use crate::routing::{Routes, get, post};
 use crate::storefront::layout::display_money;
 
 /// Orders per page of the list.
@@ -39,8 +39,8 @@ const FINANCIAL_STATUSES: &[&str] = &[
 const FULFILLMENT_STATUSES: &[&str] = &["unfulfilled", "partially_fulfilled", "fulfilled"];
 
 /// Routes of this part of the admin.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/orders", get(list_orders))
         .route("/admin/orders/{id}", get(show_order))
         .route("/admin/orders/{id}/mark-paid", post(mark_paid))

@@ -6,11 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use billing::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use tenant_store::StoreError;
@@ -21,11 +19,12 @@ use super::chrome::Chrome;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get};
 use crate::storefront::layout::display_money;
 
 /// Routes of this part of the admin.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/reports", get(show_reports))
         .route("/admin/reports/sales.csv", get(sales_csv))
 }

@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use billing::{Currency, Money};
 use serde::Serialize;
 use tenant_store::TenantTx;
@@ -22,6 +21,7 @@ use super::form::{self, Submitted};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get, post};
 use crate::storefront::layout::display_money;
 
 /// The permission area.
@@ -31,8 +31,8 @@ const AREA: &str = "settings";
 const SPARE_BRACKETS: usize = 3;
 
 /// Routes of this part of the admin.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(
             "/admin/settings/shipping",
             get(list_rates).post(create_rate),

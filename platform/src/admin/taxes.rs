@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Serialize;
 use tenant_store::audit;
 use tenant_store::taxes::{self, TaxRateInput, TaxRateRecord};
@@ -19,13 +18,14 @@ use super::form::{self, Submitted};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentMerchant, CurrentTenant};
+use crate::routing::{Routes, get, post};
 
 /// The permission area.
 const AREA: &str = "settings";
 
 /// Routes of this part of the admin.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/settings/taxes", get(list_rates).post(create_rate))
         .route(
             "/admin/settings/taxes/prices-include-tax",

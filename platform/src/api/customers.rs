@@ -2,11 +2,9 @@
 //! their order count, total spent and store credit as decimal strings in the store's
 //! currency; the count and a search by email or name.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use axum::routing::get;
 use billing::{Currency, Money};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -21,13 +19,14 @@ use super::{ApiClient, ApiError, path_id};
 use crate::api_tokens::Scope;
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::routing::{Routes, get};
 
 /// Reading customers.
 const CUSTOMERS_READ: Scope = Scope::CustomersRead;
 
 /// Routes of this part of the API.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/api/v1/customers", get(list_customers))
         .route("/admin/api/v1/customers.json", get(list_customers))
         .route("/admin/api/v1/customers/count", get(count_customers))

@@ -18,23 +18,21 @@ mod products;
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::error::{AppError, ErrorMarker};
+use crate::routing::{Routes, get, post};
 
 pub use auth::{ApiClient, ApiError};
 
 /// The Admin API routes (store hosts only).
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .merge(orders::router())
         .merge(customers::router())
         .route(
@@ -219,11 +217,24 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .await
             .map(Self)
             .map_err(|e| {
-                AppError::BadRequest(format!(
-                    "The request body could not be read: {}",
-                    e.body_text()
-                ))
-                .into()
+                use axum::extract::rejection::BytesRejection;
+                match e {
+                    e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                        AppError::PayloadTooLarge(format!(
+                            "The request body is larger than {} MB.",
+                            crate::input::MAX_FORM_BYTES / (1024 * 1024)
+                        ))
+                        .into()
+                    }
+                    BytesRejection::FailedToBufferBody(e) => {
+                        crate::input::body_error(&axum::Error::new(e)).into()
+                    }
+                    other => AppError::BadRequest(format!(
+                        "The request body could not be read: {}",
+                        other.body_text()
+                    ))
+                    .into(),
+                }
             })
     }
 }
@@ -239,6 +250,7 @@ impl JsonBody {
             )
             .into());
         }
+        check_text(&self.0, wrapper)?;
         let mut de = serde_json::Deserializer::from_slice(&self.0);
         let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let inner = e.inner();
@@ -266,6 +278,44 @@ impl JsonBody {
             AppError::BadRequest(format!("The request body is not valid JSON: {e}"))
         })?;
         Ok(value)
+    }
+}
+
+/// Refuses text PostgreSQL cannot store (see [`crate::input`]) anywhere in the document,
+/// naming the field as the typed parse would: a NUL in a string or key, or a lone UTF-16
+/// surrogate escaped in a string (`"\ud800"`, which is no character at all). A document
+/// that is not JSON is left to the typed parse to describe.
+fn check_text(body: &[u8], wrapper: Option<&str>) -> Result<(), ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, serde_json::Value>(&mut de) {
+        Ok(doc) => crate::input::check_json(&doc, wrapper).map_err(ApiError::from),
+        Err(e) => {
+            let message = e.inner().to_string();
+            // serde_json's two errors for an escaped surrogate without its other half.
+            let lone_surrogate = message.starts_with("lone leading surrogate in hex escape")
+                || message.starts_with("unexpected end of hex escape");
+            if !lone_surrogate {
+                return Ok(());
+            }
+            let path: Vec<crate::input::Step> = e
+                .path()
+                .iter()
+                .filter_map(|s| match s {
+                    serde_path_to_error::Segment::Map { key } => {
+                        Some(crate::input::Step::Key(key.clone()))
+                    }
+                    serde_path_to_error::Segment::Seq { index } => {
+                        Some(crate::input::Step::Index(*index))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Err(AppError::invalid(
+                crate::input::json_field(&path, wrapper),
+                "contains an unpaired UTF-16 surrogate escape (such as \\ud800), which is not a character",
+            )
+            .into())
+        }
     }
 }
 

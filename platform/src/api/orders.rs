@@ -6,11 +6,9 @@
 //! reads lines per order, and a list must not cost one query per order. Fetch an order for
 //! everything about it. The shopper's secret order token is never shown.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use billing::{Currency, Money};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +22,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::request_base_url;
 use crate::payments::flow::{self, Shipment};
+use crate::routing::{Routes, get, post};
 
 /// Reading orders.
 pub(super) const ORDERS_READ: Scope = Scope::OrdersRead;
@@ -31,8 +30,8 @@ pub(super) const ORDERS_READ: Scope = Scope::OrdersRead;
 pub(super) const ORDERS_WRITE: Scope = Scope::OrdersWrite;
 
 /// Routes of this part of the API.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/admin/api/v1/orders", get(list_orders))
         .route("/admin/api/v1/orders.json", get(list_orders))
         .route("/admin/api/v1/orders/count", get(count_orders))

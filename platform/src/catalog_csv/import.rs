@@ -320,10 +320,16 @@ struct Row<'r> {
 
 impl<'r> Row<'r> {
     /// The field in column `at` ("" when the file has no such column or the row is short),
-    /// with the mark an export puts on formula-like cells taken off.
-    fn get(&self, at: Option<usize>) -> Result<&'r str, std::str::Utf8Error> {
-        std::str::from_utf8(at.and_then(|i| self.record.get(i)).unwrap_or(b""))
-            .map(super::cells::restore)
+    /// with the mark an export puts on formula-like cells taken off; or why it cannot be
+    /// imported: it is not UTF-8, or it holds a character the store cannot keep (NUL: see
+    /// [`crate::input`]).
+    fn get(&self, at: Option<usize>) -> Result<&'r str, String> {
+        let text = std::str::from_utf8(at.and_then(|i| self.record.get(i)).unwrap_or(b""))
+            .map_err(|_| NOT_UTF8.to_owned())?;
+        match crate::input::refusal(text) {
+            Some(message) => Err(message.to_owned()),
+            None => Ok(super::cells::restore(text)),
+        }
     }
 }
 
@@ -375,8 +381,8 @@ fn parse<R: Read>(
         };
         let handle = match row.get(Some(columns.handle)) {
             Ok(h) => h.trim(),
-            Err(_) => {
-                orphans.push(Parsed::broken(row.line, col::HANDLE, NOT_UTF8.into()));
+            Err(message) => {
+                orphans.push(Parsed::broken(row.line, col::HANDLE, message));
                 continue;
             }
         };
@@ -491,12 +497,12 @@ impl Group {
         });
     }
 
-    /// The field, or "" after recording that it is not UTF-8.
+    /// The field, or "" after recording why it cannot be imported.
     fn field<'r>(&mut self, row: &Row<'r>, at: Option<usize>, column: &str) -> &'r str {
         match row.get(at) {
             Ok(s) => s,
-            Err(_) => {
-                self.error(row.line, column, NOT_UTF8.into());
+            Err(message) => {
+                self.error(row.line, column, message);
                 ""
             }
         }

@@ -3,14 +3,11 @@
 mod session;
 mod tenants;
 
-use axum::Router;
-use axum::routing::{get, post};
-
-use crate::app::AppState;
+use crate::routing::{Routes, get, post};
 
 /// Operator routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/operator", get(tenants::list_tenants))
         .route(
             "/operator/login",

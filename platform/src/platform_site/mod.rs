@@ -8,19 +8,18 @@ use axum::http::HeaderMap;
 
 use crate::config::Environment;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
-use axum::routing::get;
 use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::router::not_found;
+use crate::routing::{Routes, get};
 
 /// Platform site routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/", get(show_landing))
         .route(
             "/signup",

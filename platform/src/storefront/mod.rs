@@ -19,24 +19,23 @@ mod policies;
 mod search;
 mod seo;
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::{get, post};
 
 use crate::app::AppState;
 use crate::error::{AppError, ErrorMarker};
 use crate::extract::{CurrentTenant, request_base_url};
+use crate::routing::{Routes, get, post};
 use layout::Shop;
 use tower_sessions::Session;
 
 /// Storefront routes.
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(state: &AppState) -> Routes {
     // Pages that show nothing of the shopper but their cart count: served from the
     // page cache when it holds them.
-    let everyones = Router::new()
+    let everyones = Routes::new()
         .route("/", get(home::show_home))
         .route("/collections/{handle}", get(catalog::show_collection))
         .route(
@@ -60,7 +59,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let session_on_own_connection = everyones
         .route("/cart", get(cart::show_cart))
         .layer(from_fn(refuse_suspended));
-    Router::new()
+    Routes::new()
         .route("/cart/add", post(cart::add_to_cart))
         .route("/cart/change", post(cart::change_cart))
         .route("/cart/remove", post(cart::remove_from_cart))

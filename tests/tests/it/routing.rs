@@ -250,3 +250,57 @@ async fn every_response_carries_the_security_headers_of_its_readers() {
     let res = app.get(store, "/orders/not-a-real-token").await;
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
 }
+
+#[tokio::test]
+async fn the_route_table_lists_what_the_router_serves() {
+    use platform::router::{Site, route_table};
+
+    let app = TestApp::spawn().await;
+    app.create_tenant("alpha", "Alpha Goods").await;
+    let table = route_table(&app.state);
+    let has = |site: Site, method: &str, path: &str| {
+        table
+            .iter()
+            .any(|r| r.site == site && r.method.as_str() == method && r.path == path)
+    };
+    assert!(has(Site::Any, "GET", "/healthz"));
+    assert!(has(Site::Platform, "POST", "/signup"));
+    assert!(has(Site::Platform, "POST", "/operator/tenants/{id}/plan"));
+    assert!(has(Site::Store, "GET", "/products/{handle}"));
+    assert!(has(Site::Store, "POST", "/admin/products/{id}/images"));
+    assert!(has(Site::Store, "PUT", "/admin/api/v1/products/{id}"));
+    assert!(has(Site::Store, "DELETE", "/admin/api/v1/pages/{id}"));
+    assert!(table.len() > 150, "{} routes", table.len());
+    let mut seen = std::collections::HashSet::new();
+    for r in &table {
+        assert!(
+            seen.insert((r.site, r.method.clone(), r.path)),
+            "listed twice: {r:?}"
+        );
+    }
+
+    // Each listed method is one the router answers: never 405 Method Not Allowed.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for r in &table {
+        let host = match r.site {
+            Site::Any | Site::Store => "alpha.storefront.test",
+            Site::Platform => "storefront.test",
+        };
+        let path = r
+            .path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let res = client
+            .request(r.method.clone(), format!("http://{}{path}", app.addr))
+            .header(reqwest::header::HOST, host)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), 405, "{r:?}");
+    }
+}
