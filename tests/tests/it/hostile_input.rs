@@ -897,11 +897,13 @@ fn mutate_json(doc: &Value, hostile: Hostile, rng: &mut StdRng) -> String {
 
 /// Bookkeeping a refused request may change, and what changes on its own: these are left out
 /// of the fingerprint (`None`: the whole table).
-const UNFINGERPRINTED: [(&str, &str, Option<&[&str]>); 6] = [
+const UNFINGERPRINTED: [(&str, &str, Option<&[&str]>); 7] = [
     // The session of every request: its expiry moves, its CSRF token is made on first use.
     ("platform", "sessions", None),
     // A refused sign-in counts against its limit: that is what the limit is for.
     ("platform", "rate_limits", None),
+    // A wrong password (a 422) counts as a failure of that account from that address.
+    ("platform", "sign_in_throttle", None),
     // Every call with a token marks it used, answered or refused.
     ("platform", "api_tokens", Some(&["last_used_at"])),
     // The mail worker's delivery of earlier mail.
