@@ -165,6 +165,75 @@ impl RateLimits {
     }
 }
 
+/// How long a request refused by [`shield`] is held before its answer: a client past its
+/// allowance that keeps posting gets one answer a second per connection, not as many as
+/// the node can give.
+pub const SHIELD_HOLD: Duration = Duration::from_secs(1);
+
+/// The limit by client address an anonymous form's handler counts, and whether it counts
+/// per store (`<tenant id>:<address>`).
+fn guarding(path: &str) -> Option<(Limit, bool)> {
+    let link_form = [
+        "/admin/password/reset/",
+        "/admin/invitations/",
+        "/admin/login/link/",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix));
+    match path {
+        "/admin/login"
+        | "/admin/password/forgot"
+        | "/login"
+        | "/operator/login"
+        | "/account/login" => Some((LOGIN_PER_IP, false)),
+        "/admin/login/link" => Some((MAIL_PER_IP, false)),
+        "/signup" => Some((SIGNUP_PER_IP, false)),
+        "/account/register" => Some((SIGNUP_PER_IP, true)),
+        "/contact" => Some((CONTACT_PER_IP, true)),
+        _ if link_form => Some((LINK_FORMS_PER_IP, false)),
+        _ => None,
+    }
+}
+
+/// In front of the session and CSRF layers: a post to an anonymous form from an address
+/// this node already saw past that form's allowance is refused from memory, before its
+/// session is read or anything else is done, and held [`SHIELD_HOLD`] first. A flood of
+/// such posts then costs the node almost nothing (the handlers refuse the same posts, but
+/// only after the session's database read and the CSRF check).
+pub async fn shield(
+    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
+    let Some((limit, per_store)) = guarding(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let ip =
+        match <crate::extract::ClientIp as axum::extract::FromRequestParts<_>>::from_request_parts(
+            &mut parts, &app,
+        )
+        .await
+        {
+            Ok(ip) => ip.0,
+            Err(e) => return e.into_response(),
+        };
+    let subject = match parts.extensions.get::<crate::extract::CurrentTenant>() {
+        Some(tenant) if per_store => format!("{}:{}", tenant.id, ip_subject(ip)),
+        _ => ip_subject(ip),
+    };
+    if let Err(refused) = app.limits.refuse_if_spent(limit, &subject) {
+        tokio::time::sleep(SHIELD_HOLD).await;
+        return refused.into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
 fn too_many(left: Duration) -> AppError {
     AppError::TooManyRequests {
         retry_after_secs: left.as_secs_f64().ceil().max(1.0) as u64,

@@ -93,13 +93,19 @@ fn store_routes(state: &AppState) -> Routes {
         ))
 }
 
-/// Cookie sessions (host-only, in PostgreSQL) and the CSRF check on every unsafe request.
+/// Cookie sessions (host-only, in PostgreSQL) and the CSRF check on every unsafe request,
+/// behind the rate limits' shield (see [`crate::rate_limit::shield`]).
 fn with_sessions(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
     let secure = state.settings.environment == Environment::Production;
     routes
         .layer(from_fn(csrf::verify))
         .layer(sessions::layer(state.db.clone(), secure))
         .layer(from_fn(sessions::track))
+        // Outermost: a flood of posts already refused is answered before any session work.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::rate_limit::shield,
+        ))
 }
 
 /// The 404 for paths no route matches.

@@ -67,8 +67,9 @@ add() { # host, form page, path posted, body (without _csrf)
   local jar="$DATA_DIR/jar" page token cookie
   rm -f "$jar"
   page=$(curl -s -c "$jar" -H "Host: $1" "$BASE$2")
-  token=$(grep -o 'name="_csrf" value="[^"]*"' <<<"$page" | head -n 1 | sed 's/.*value="//; s/"$//')
-  cookie=$(awk '$6 == "sf_session" { print "sf_session=" $7 }' "$jar")
+  # Shopper forms without a session (contact, cart) carry no token.
+  token=$( (grep -o 'name="_csrf" value="[^"]*"' <<<"$page" || true) | head -n 1 | sed 's/.*value="//; s/"$//')
+  cookie=$(awk '$6 == "sf_session" { print "sf_session=" $7 }' "$jar" 2>/dev/null || true)
   printf 'POST\t%s\t%s\t%s\t_csrf=%s&%s\n' "$1" "$3" "$cookie" "$token" "$4" >>"$REQUESTS"
 }
 add "$HOST" /admin/login /admin/login "email=$OWNER&password=guess-$RANDOM"
@@ -82,7 +83,12 @@ add "$HOST" /contact /contact "name=Spam&email=spam%40example.com&body=Buy+now"
 add "$PLATFORM" /signup /signup "store_name=Spam&subdomain=spam$RANDOM&email=spam%40example.com&password=a+new+password+1"
 add "$PLATFORM" /login /login "email=$OWNER"
 add "$PLATFORM" /operator/login /operator/login "email=ops%40example.com&password=guess"
-echo "abusing $(wc -l <"$REQUESTS") forms"
+echo "abusing $(wc -l <"$REQUESTS") forms; each answers a first post with:"
+while IFS=$'\t' read -r method host path cookie body; do
+  status=$(curl -s -o /dev/null -w '%{http_code}' -X "$method" -H "Host: $host" -H "Origin: http://$host" \
+    -H "Cookie: $cookie" -H "Content-Type: application/x-www-form-urlencoded" --data "$body" "$BASE$path")
+  printf '  %s %s%s\n' "$status" "$host" "$path"
+done <"$REQUESTS"
 
 shopper() {
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "$BASE/products/$HANDLE"
