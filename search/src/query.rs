@@ -607,6 +607,43 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// Builders of the automata accepting the words within one and two edits (adjacent
+/// transpositions counting one, as [`edit_distance`]): building one takes milliseconds,
+/// each automaton from it microseconds.
+static LEVENSHTEIN: std::sync::LazyLock<[levenshtein_automata::LevenshteinAutomatonBuilder; 2]> =
+    std::sync::LazyLock::new(|| {
+        [
+            levenshtein_automata::LevenshteinAutomatonBuilder::new(1, true),
+            levenshtein_automata::LevenshteinAutomatonBuilder::new(2, true),
+        ]
+    });
+
+/// A Levenshtein automaton as the term dictionary walks it.
+struct Within(levenshtein_automata::DFA);
+
+impl tantivy_fst::Automaton for Within {
+    type State = u32;
+
+    fn start(&self) -> u32 {
+        self.0.initial_state()
+    }
+
+    fn is_match(&self, state: &u32) -> bool {
+        matches!(
+            self.0.distance(*state),
+            levenshtein_automata::Distance::Exact(_)
+        )
+    }
+
+    fn can_match(&self, state: &u32) -> bool {
+        *state != levenshtein_automata::SINK_STATE
+    }
+
+    fn accept(&self, state: &u32, byte: u8) -> u32 {
+        self.0.transition(*state, byte)
+    }
+}
+
 /// For a query without results: each word replaced by the closest word in the catalog
 /// (at most two edits, the commonest on ties), if the result then finds something.
 fn correct(
@@ -620,20 +657,20 @@ fn correct(
     let mut best: Vec<Option<(usize, u32, String)>> = vec![None; typed.len()];
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(f.words)?;
-        let mut stream = inverted.terms().stream()?;
-        while stream.advance() {
-            let Ok(term) = std::str::from_utf8(stream.key()) else {
-                continue;
-            };
-            let freq = stream.value().doc_freq;
-            for (t, slot) in typed.iter().zip(best.iter_mut()) {
-                let typed = &t.word.folded;
-                let limit = if typed.chars().count() < 5 { 1 } else { 2 };
-                if typed.len().abs_diff(term.len()) > limit {
+        for (t, slot) in typed.iter().zip(best.iter_mut()) {
+            let typed = &t.word.folded;
+            let limit: u8 = if typed.chars().count() < 5 { 1 } else { 2 };
+            // Only the terms within `limit` edits, found by walking the term dictionary
+            // with a Levenshtein automaton instead of reading every term.
+            let within = Within(LEVENSHTEIN[usize::from(limit) - 1].build_dfa(typed));
+            let mut stream = inverted.terms().search(within).into_stream()?;
+            while stream.advance() {
+                let Ok(term) = std::str::from_utf8(stream.key()) else {
                     continue;
-                }
+                };
+                let freq = stream.value().doc_freq;
                 let distance = edit_distance(typed, term);
-                if distance > limit {
+                if distance > usize::from(limit) {
                     continue;
                 }
                 let better = match slot {

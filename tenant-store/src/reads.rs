@@ -1,7 +1,7 @@
 //! Reads that travel as one message with their tenant scope ([`read_at_once`]), on
 //! connections of their own (a [`ReadLane`]).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -78,8 +78,10 @@ struct LaneConn {
     conn: PgConnection,
     opened: Instant,
     used: Instant,
-    /// Statements prepared on this connection.
-    prepared: HashSet<String>,
+    /// Statements prepared on this connection, with when each last ran (a count of reads).
+    prepared: HashMap<String, u64>,
+    /// Reads this connection has served.
+    reads: u64,
 }
 
 impl LaneConn {
@@ -162,7 +164,8 @@ impl ReadLane {
             conn,
             opened: now,
             used: now,
-            prepared: HashSet::new(),
+            prepared: HashMap::new(),
+            reads: 0,
         })
     }
 
@@ -201,6 +204,11 @@ fn close_soon(conn: PgConnection) {
     }
 }
 
+/// Statements a lane connection keeps prepared at most (one per statement and store): past
+/// it, the least recently run is let go. PostgreSQL keeps each one's plan in the
+/// connection's memory.
+pub const MAX_PREPARED: usize = 256;
+
 /// Runs `read` with `args` (text values) in a tenant transaction that travels as one
 /// message with its scope: `SET LOCAL search_path TO <schema>; SET TRANSACTION READ ONLY;
 /// EXECUTE <name>(<args>)`. PostgreSQL runs the statements of one simple-protocol message as
@@ -210,14 +218,16 @@ fn close_soon(conn: PgConnection) {
 /// [`ReadLane`] with no check (see there).
 ///
 /// The statement is prepared on the connection (`PREPARE`, in the same message) the first
-/// time it runs there, and PostgreSQL plans a prepared statement once it has seen a few
+/// time it runs there for the store, under a name of its own per store (see
+/// [`MAX_PREPARED`]), and PostgreSQL plans a prepared statement once it has seen a few
 /// runs, as it does the statements `sqlx` caches; a statement sent as text would be planned
-/// on every run. A prepared statement re-plans when the schema changes, and its result type
-/// must not vary between schemas (as for every cached statement: never `SELECT *`). Rows
+/// on every run. Its result type must not vary between schemas (never `SELECT *`). Rows
 /// come in text format, which the usual `sqlx` decoding reads.
 ///
 /// A connection whose read failed is closed rather than kept: the lane never has to reason
-/// about the state an error left.
+/// about the state an error left. A kept connection found dropped (an I/O error: the
+/// server restarted, the network was cut) makes the lane let every idle connection go and
+/// read once more on a new one, so a database back after an outage answers at once.
 pub async fn read_at_once(
     lane: &ReadLane,
     schema: &TenantSchema,
@@ -236,30 +246,41 @@ pub async fn read_at_once(
     .await
     .map_err(|_| sqlx::Error::PoolTimedOut)?
     .map_err(|_| sqlx::Error::PoolClosed)?;
-    let mut c = lane.take().await?;
     let values = args
         .iter()
         .map(|a| literal(a))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut message = format!(
-        "SET LOCAL search_path TO \"{}\"; SET TRANSACTION READ ONLY; ",
-        checked_name(schema)
-    );
-    let prepare = !c.prepared.contains(read.name);
-    if prepare {
-        let types = vec!["text"; args.len()].join(", ");
-        message.push_str(&format!("PREPARE {}({types}) AS {}; ", read.name, read.sql));
-    }
-    message.push_str(&format!("EXECUTE {}({values})", read.name));
-    // Through `Executor`, whose future is boxed as `Send`: `RawSql::fetch_all`'s bounds
-    // keep a caller's future from being proven `Send`.
-    let rows = c.conn.fetch_all(sqlx::raw_sql(&message)).await;
-    match rows {
-        Ok(rows) => {
-            if prepare {
-                c.prepared.insert(read.name.to_owned());
+    let schema = checked_name(schema);
+    // One prepared statement per store: PostgreSQL parses and plans a prepared statement
+    // again whenever `search_path` differs from the one it was planned under, so a
+    // statement shared by the stores would be planned afresh each time the store changes.
+    let name = format!("{}__{schema}", read.name);
+    let planned = Planned {
+        schema,
+        name: &name,
+        sql: read.sql,
+        params: args.len(),
+        values: &values,
+    };
+    let mut c = lane.take().await?;
+    let reused = c.reads > 0;
+    let result = match planned.run(&mut c).await {
+        // An idle connection the server or the way to it dropped (a restart, a network
+        // cut): the other idle ones likely went with it. Forget them all, and read once
+        // more on a new connection (a read changes nothing: it may run again).
+        Err(sqlx::Error::Io(_)) if reused => {
+            close_soon(c.conn);
+            for idle in std::mem::take(&mut *lane.idle()) {
+                close_soon(idle.conn);
             }
+            c = lane.take().await?;
+            planned.run(&mut c).await
+        }
+        other => other,
+    };
+    match result {
+        Ok(rows) => {
             lane.give_back(c);
             drop(permit);
             Ok(rows)
@@ -269,5 +290,52 @@ pub async fn read_at_once(
             drop(permit);
             Err(e.into())
         }
+    }
+}
+
+/// A read of [`read_at_once`], ready to be sent on a lane connection.
+struct Planned<'a> {
+    schema: &'a str,
+    /// The prepared statement's name on the connection.
+    name: &'a str,
+    sql: &'a str,
+    params: usize,
+    /// The arguments as SQL literals, comma-separated.
+    values: &'a str,
+}
+
+impl Planned<'_> {
+    /// Sends the read as one message (preparing its statement on `c` first if needed) and
+    /// keeps `c`'s account of its prepared statements.
+    async fn run(&self, c: &mut LaneConn) -> Result<Vec<PgRow>, sqlx::Error> {
+        let mut message = format!(
+            "SET LOCAL search_path TO \"{}\"; SET TRANSACTION READ ONLY; ",
+            self.schema
+        );
+        c.reads += 1;
+        let mut forgotten = None;
+        if !c.prepared.contains_key(self.name) {
+            if c.prepared.len() >= MAX_PREPARED
+                && let Some(oldest) = c
+                    .prepared
+                    .iter()
+                    .min_by_key(|(_, used)| **used)
+                    .map(|(n, _)| n.clone())
+            {
+                message.push_str(&format!("DEALLOCATE {oldest}; "));
+                forgotten = Some(oldest);
+            }
+            let types = vec!["text"; self.params].join(", ");
+            message.push_str(&format!("PREPARE {}({types}) AS {}; ", self.name, self.sql));
+        }
+        message.push_str(&format!("EXECUTE {}({})", self.name, self.values));
+        // Through `Executor`, whose future is boxed as `Send`: `RawSql::fetch_all`'s bounds
+        // keep a caller's future from being proven `Send`.
+        let rows = c.conn.fetch_all(sqlx::raw_sql(&message)).await?;
+        if let Some(oldest) = forgotten {
+            c.prepared.remove(&oldest);
+        }
+        c.prepared.insert(self.name.to_owned(), c.reads);
+        Ok(rows)
     }
 }

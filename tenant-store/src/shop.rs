@@ -13,7 +13,7 @@ use crate::catalog::{self, Product, Status};
 use crate::orders::COUNTED_AS_SOLD;
 
 /// A product in a listing.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct ProductCard {
     /// Identifier.
     pub id: Uuid,
@@ -444,71 +444,117 @@ pub async fn related(
     product_id: Uuid,
     limit: i64,
 ) -> Result<Vec<ProductCard>, StoreError> {
-    // Order ids are UUIDv7 (time-ordered), so the product's latest order lines are the
-    // first entries of `order_lines_product` (product_id, order_id DESC). Whether an order
-    // counts is a scalar subquery on purpose: a join lets the planner hash every order of
-    // the store, while this probes the orders of the product's lines only, and stops after
-    // TOGETHER_ORDERS of them when the product sold more (an index scan in order).
-    let mut cards: Vec<ProductCard> = sqlx::query_as(&format!(
-        "WITH recent AS MATERIALIZED ( \
-           SELECT l.order_id FROM order_lines l \
-           WHERE l.product_id = $1 \
-             AND (SELECT {COUNTED_AS_SOLD} FROM orders o WHERE o.id = l.order_id) \
-           ORDER BY l.order_id DESC LIMIT $3), \
-         together AS ( \
-           SELECT l.product_id, count(DISTINCT l.order_id) AS orders \
-           FROM recent JOIN order_lines l ON l.order_id = recent.order_id \
-           WHERE l.product_id <> $1 GROUP BY l.product_id) \
-         SELECT {CARD_COLUMNS} FROM together t \
-         JOIN products p ON p.id = t.product_id AND p.status = 'active' \
-         ORDER BY t.orders DESC, p.units_sold DESC, p.published_at DESC, p.id DESC LIMIT $2"
-    ))
-    .bind(product_id)
-    .bind(limit)
-    .bind(TOGETHER_ORDERS)
-    .fetch_all(&mut *conn)
-    .await?;
-    if (cards.len() as i64) < limit {
-        let seen = seen_with(&cards, product_id);
-        let more: Vec<ProductCard> = sqlx::query_as(&format!(
-            "WITH mine AS (SELECT collection_id, position FROM collection_products \
-                           WHERE product_id = $1 ORDER BY collection_id LIMIT 1) \
-             SELECT {CARD_COLUMNS} FROM mine \
-             JOIN collection_products cp ON cp.collection_id = mine.collection_id \
-             JOIN products p ON p.id = cp.product_id AND p.status = 'active' \
-             WHERE p.id <> ALL($2) \
-             ORDER BY cp.position <= mine.position, cp.position, p.id LIMIT $3"
-        ))
-        .bind(product_id)
-        .bind(&seen)
-        .bind(limit - cards.len() as i64)
-        .fetch_all(&mut *conn)
-        .await?;
-        cards.extend(more);
-    }
-    if (cards.len() as i64) < limit {
-        let seen = seen_with(&cards, product_id);
-        let more: Vec<ProductCard> = sqlx::query_as(&format!(
-            "SELECT {CARD_COLUMNS} FROM products p \
-             WHERE p.status = 'active' AND p.id <> ALL($1) \
-             ORDER BY p.published_at DESC, p.id DESC LIMIT $2"
-        ))
-        .bind(&seen)
-        .bind(limit - cards.len() as i64)
-        .fetch_all(&mut *conn)
-        .await?;
-        cards.extend(more);
-    }
-    Ok(cards)
+    let related: sqlx::types::Json<Vec<ProductCard>> =
+        sqlx::query_scalar(&format!("SELECT ({})", related_of("$1::uuid", limit)))
+            .bind(product_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(related.0)
 }
 
-/// The ids of `cards` and `product_id`: what a later suggestion step must skip.
-fn seen_with(cards: &[ProductCard], product_id: Uuid) -> Vec<Uuid> {
-    cards
-        .iter()
-        .map(|c| c.id)
-        .chain(std::iter::once(product_id))
-        .collect()
+/// Cards of "You may also like" on a product page.
+pub const RELATED_ON_PAGE: i64 = 4;
+
+/// The product page's reading as one statement, for [`crate::read_at_once`] (text
+/// parameters): the active product whose handle is `$1`, with its options, variants,
+/// images and [`related`] cards; the session row whose id is `$2` (`''`: none), unexpired;
+/// and the units in the cart that row names under the key `$3`, or else in the cart whose
+/// id is `$4` (`''`: none). No row when no active product has the handle.
+pub static PRODUCT_PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT page.*, ({related}) AS related, s.data AS session_data, \
+           s.expires_at AS session_expires_at, \
+           (SELECT COALESCE(sum(l.quantity), 0)::bigint FROM cart_lines l \
+            WHERE l.cart_id = COALESCE((s.data ->> $3)::uuid, NULLIF($4, '')::uuid)) AS cart_count \
+         FROM ({product}) page \
+         LEFT JOIN platform.sessions s ON s.id = $2 AND s.expires_at > now()",
+        related = related_of("page.id", RELATED_ON_PAGE),
+        product = catalog::products::product_query("p.handle = $1 AND p.status = 'active'"),
+    )
+});
+
+/// What [`PRODUCT_PAGE`] read.
+#[derive(Debug)]
+pub struct ProductPage {
+    /// The product.
+    pub product: Product,
+    /// Its "You may also like" cards.
+    pub related: Vec<ProductCard>,
+    /// The session's row (`data`, `expires_at`), when one was asked for and is unexpired.
+    pub session: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)>,
+    /// Units in the cart.
+    pub cart_count: i64,
+}
+
+impl ProductPage {
+    /// Reads a row of [`PRODUCT_PAGE`].
+    pub fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, StoreError> {
+        use sqlx::Row as _;
+        let related: sqlx::types::Json<Vec<ProductCard>> = row.try_get("related")?;
+        let data: Option<serde_json::Value> = row.try_get("session_data")?;
+        let expires: Option<chrono::DateTime<chrono::Utc>> = row.try_get("session_expires_at")?;
+        Ok(Self {
+            product: catalog::products::product_from_row(row)?,
+            related: related.0,
+            session: data.zip(expires),
+            cart_count: row.try_get("cart_count")?,
+        })
+    }
+}
+
+/// A scalar subquery: the JSON array of the [`related`] cards of the product whose id is
+/// `product` (an SQL expression: a parameter, or a column of the query around it).
+///
+/// Each step is an index range read with a small LIMIT, whatever the catalog's size: the
+/// product's latest order lines (`order_lines_product`, newest order first, whether each
+/// order counts probed by its key), the products after it in its collection's order and
+/// those from its start (`collection_products_order`), the newest products
+/// (`products_shop_newest`). Each step reads enough candidates for `limit` cards after
+/// the earlier steps' and the product itself are left out; a product found by two steps
+/// keeps its first.
+pub fn related_of(product: &str, limit: i64) -> String {
+    let candidates = 2 * limit + 1;
+    let cards = CARD_COLUMNS.replace("p.", "k.");
+    // The products of its first collection after it (step 2), then from the start (3).
+    let walk = |step: u8, from: &str| {
+        format!(
+            "(SELECT w.product_id, {step}, w.position FROM ( \
+               SELECT collection_id, position FROM collection_products \
+               WHERE product_id = {product} ORDER BY collection_id LIMIT 1) mine \
+             CROSS JOIN LATERAL ( \
+               SELECT cp.product_id, cp.position::bigint AS position FROM collection_products cp \
+               JOIN products q ON q.id = cp.product_id AND q.status = 'active' \
+               WHERE cp.collection_id = mine.collection_id AND cp.position {from} mine.position \
+               ORDER BY cp.position, cp.product_id LIMIT {candidates}) w)"
+        )
+    };
+    let (after, before) = (walk(2, ">"), walk(3, "<="));
+    format!(
+        "SELECT COALESCE(json_agg(c ORDER BY c.step, c.rank), '[]') FROM ( \
+           SELECT {cards}, d.step, d.rank FROM ( \
+             SELECT DISTINCT ON (x.id) x.id, x.step, x.rank FROM ( \
+               (SELECT l.product_id AS id, 1 AS step, row_number() OVER ( \
+                  ORDER BY count(DISTINCT l.order_id) DESC, q.units_sold DESC, \
+                           q.published_at DESC, q.id DESC) AS rank \
+                FROM (SELECT r.order_id FROM order_lines r WHERE r.product_id = {product} \
+                        AND (SELECT {COUNTED_AS_SOLD} FROM orders o WHERE o.id = r.order_id) \
+                      ORDER BY r.order_id DESC LIMIT {TOGETHER_ORDERS}) recent \
+                JOIN order_lines l ON l.order_id = recent.order_id AND l.product_id <> {product} \
+                JOIN products q ON q.id = l.product_id AND q.status = 'active' \
+                GROUP BY l.product_id, q.units_sold, q.published_at, q.id \
+                ORDER BY rank LIMIT {limit}) \
+               UNION ALL \
+               {after} \
+               UNION ALL \
+               {before} \
+               UNION ALL \
+               (SELECT q.id, 4, row_number() OVER (ORDER BY q.published_at DESC, q.id DESC) \
+                FROM products q WHERE q.status = 'active' \
+                ORDER BY q.published_at DESC, q.id DESC LIMIT {candidates}) \
+             ) x WHERE x.id <> {product} ORDER BY x.id, x.step, x.rank \
+           ) d JOIN products k ON k.id = d.id ORDER BY d.step, d.rank LIMIT {limit} \
+         ) c"
+    )
 }
 
 /// A menu link as the storefront shows it.

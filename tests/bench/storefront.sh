@@ -5,6 +5,15 @@
 # template). Prints requests/s and p50/p99 latency per page, and each page's share of the
 # baseline's requests/s.
 #
+# The warm rows ask for one page over and over. The cold rows ask for a different page on
+# every request, as real traffic does: a random product of the whole catalog, a random
+# page of a random collection, varied search queries (single words with one hit to
+# thousands, pairs, whole titles, typos, words no product has), random customers' account
+# pages, a crawler walking every page the sitemaps list, and the home and product pages of
+# random stores among STORES small ones. They run with the page cache on and again with
+# it off (PAGE_CACHE_MB=0), each next to a baseline of the same server. ROWS picks the
+# sections (default "warm cold cold-uncached").
+#
 #   bash tests/bench/storefront.sh            # DATABASE_URL's server, a fresh database
 #   DURATION=30s PRODUCTS=10000 bash tests/bench/storefront.sh
 #   COMPARE="/tmp/before ./target/release/storefront" ROUNDS=2 bash tests/bench/storefront.sh
@@ -52,11 +61,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_server() { # binary, then its command
+start_server() { # binary, then its command; PAGE_CACHE_MB from the environment
   local binary=$1
   shift
   DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" LISTEN_ADDR="127.0.0.1:$PORT" \
     PLATFORM_DOMAIN="bench.test" BENCH_BASELINE=true RUST_LOG=warn \
+    PAGE_CACHE_MB="${PAGE_CACHE_MB:-64}" \
     "$binary" "$@" >"$LOG" 2>&1 &
   SERVER=$!
   wait_for_server /__bench/baseline
@@ -112,14 +122,20 @@ run() { # name path [cookie | "fresh carts"]
   if [[ "${3:-}" == "fresh carts" ]]; then
     warm=(-s tests/bench/carts.lua)
     measure=(-s tests/bench/carts.lua)
+  elif [[ "${3:-}" == paths:* ]]; then
+    # A different page on every request, from a list (see paths.lua); the warm-up walks
+    # the list's other end, so the pages measured were not just seen.
+    warm=(-s tests/bench/paths.lua)
+    measure=(-s tests/bench/paths.lua)
+    export PATHS="$DATA_DIR/${3#paths:}" SHUFFLE=${4:-1}
   elif [[ -n "${3:-}" ]]; then
     extra=(-H "Cookie: $3")
   fi
   # Warm up (connections, caches), then measure.
-  CART_COOKIES="$DATA_DIR/warm-carts" \
+  CART_COOKIES="$DATA_DIR/warm-carts" SEED=2 \
     wrk -t2 -c"$CONNECTIONS" -d2s -H "Host: $HOST" "${extra[@]}" "${warm[@]}" "$BASE$2" >/dev/null
   local out
-  out=$(CART_COOKIES="$DATA_DIR/fresh-carts" \
+  out=$(CART_COOKIES="$DATA_DIR/fresh-carts" SEED=1 \
     wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "${extra[@]}" "${measure[@]}" "$BASE$2")
   local rps p50 p99 non2xx
   rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
@@ -129,7 +145,86 @@ run() { # name path [cookie | "fresh carts"]
   printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
 }
 
-run_all() {
+# Lists of pages for the cold rows, one "host<TAB>path[<TAB>cookie]" a line.
+STORES=${STORES:-10}
+ROWS=${ROWS:-warm cold cold-uncached}
+echo "making $STORES small stores and the lists of pages for the cold rows"
+for i in $(seq 1 "$STORES"); do
+  DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" RUST_LOG=warn "${BINARIES[0]}" tenant create \
+    --subdomain "small$i" --name "Small Store $i" --owner-email "owner$i@small.example" \
+    --owner-password "a small store's password" >/dev/null
+  DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" RUST_LOG=warn "${BINARIES[0]}" import products \
+    --tenant "small$i" tests/fixtures/shopify_products.csv >/dev/null 2>&1 || true # one row is broken on purpose
+done
+in_store() { psql "$BENCH_URL" -Atq -v ON_ERROR_STOP=1 -c "SET search_path = $SCHEMA" -c "$1"; }
+in_store "SELECT '$HOST' || E'\t/products/' || handle FROM products WHERE status = 'active'" >"$DATA_DIR/products"
+# The first page of every collection, and every page of "all products" (its cursors).
+in_store "SELECT '$HOST' || E'\t/collections/' || handle FROM collections
+          UNION ALL
+          SELECT '$HOST' || E'\t/collections/all?after=' || (extract(epoch FROM published_at) * 1000000)::bigint || '~' || id
+          FROM (SELECT published_at, id, row_number() OVER (ORDER BY published_at DESC, id DESC) AS n
+                FROM products WHERE status = 'active') p WHERE n % 24 = 0" >"$DATA_DIR/collection-pages"
+# Queries as shoppers type them: words of titles (a few hits to thousands), two words,
+# whole titles (one hit), the same with a letter dropped or doubled (typos), and words no
+# product has.
+in_store "SELECT setseed(0.42);
+          WITH words AS (SELECT DISTINCT lower(w) AS w FROM products, regexp_split_to_table(title, '[^A-Za-z0-9]+') w
+                         WHERE length(w) > 3),
+               titles AS (SELECT lower(regexp_replace(title, '[^A-Za-z0-9]+', ' ', 'g')) AS t
+                          FROM products WHERE status = 'active' ORDER BY random() LIMIT 150),
+               queries AS (
+                 SELECT w AS q FROM words
+                 UNION ALL SELECT t FROM titles
+                 UNION ALL SELECT split_part(t, ' ', 1) || ' ' || split_part(t, ' ', 2) FROM titles
+                 UNION ALL SELECT overlay(w PLACING '' FROM 1 + (length(w) / 2) FOR 1) FROM words
+                 UNION ALL SELECT w || substr(w, length(w)) FROM words
+                 UNION ALL SELECT 'zq' || w FROM words LIMIT 2000)
+          SELECT '$HOST' || E'\t/search?q=' || replace(trim(q), ' ', '+') FROM queries WHERE trim(q) <> ''" \
+  | grep -v '^$' >"$DATA_DIR/searches" || true
+# Signed-in customers, each with a session of their own.
+psql "$BENCH_URL" -q -v ON_ERROR_STOP=1 <<SQL
+SET search_path = $SCHEMA;
+UPDATE settings SET customer_accounts = 'optional';
+CREATE TEMP TABLE bench_customers AS
+  SELECT gen_random_uuid() AS id, g,
+         rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/', '-_'), '=') AS sid
+  FROM generate_series(1, 5000) g;
+INSERT INTO customers (id, email, first_name, last_name)
+  SELECT id, 'shopper' || g || '@bench.example', 'Shopper', 'Number ' || g FROM bench_customers;
+INSERT INTO customer_addresses (id, customer_id, address1, city, country, is_default)
+  SELECT gen_random_uuid(), id, g || ' Main Street', 'Springfield', 'US', true FROM bench_customers;
+INSERT INTO platform.sessions (id, data, expires_at)
+  SELECT sid, jsonb_build_object('customer_id', c.id, 'customer_tenant', t.id), now() + interval '1 day'
+  FROM bench_customers c, platform.tenants t WHERE t.subdomain = 'demo';
+-- Not \copy: its text format writes a tab as the two characters \t.
+\pset format unaligned
+\pset tuples_only on
+\o $DATA_DIR/accounts
+SELECT '$HOST' || E'\t' || (CASE WHEN g % 2 = 0 THEN '/account' ELSE '/account/addresses' END) || E'\tsf_session=' || sid FROM bench_customers;
+\o
+VACUUM ANALYZE customers;
+VACUUM ANALYZE customer_addresses;
+VACUUM ANALYZE platform.sessions;
+SQL
+# What a crawler finds: every address the sitemaps list, in their order.
+crawl_list() {
+  local sitemap loc
+  for sitemap in $(curl -sf -H "Host: $HOST" "$BASE/sitemap.xml" | grep -o '<loc>[^<]*</loc>' | sed 's/<[^>]*>//g'); do
+    curl -sf -H "Host: $HOST" "$BASE/${sitemap#http*://*/}" | grep -o '<loc>[^<]*</loc>' | sed 's/<[^>]*>//g; s/&amp;/\&/g' |
+      while read -r loc; do printf '%s\t/%s\n' "$HOST" "${loc#http*://*/}"; done
+  done
+}
+crawl_list >"$DATA_DIR/crawl"
+for i in $(seq 1 "$STORES"); do
+  printf 'small%s.bench.test\t/\n' "$i"
+done >"$DATA_DIR/stores-home"
+psql "$BENCH_URL" -Atq -c "SELECT string_agg(format('SELECT %L || E''\t/products/'' || handle FROM %I.products WHERE status = ''active''', subdomain || '.bench.test', schema_name), ' UNION ALL ') FROM platform.tenants WHERE subdomain LIKE 'small%'" |
+  psql "$BENCH_URL" -Atq >"$DATA_DIR/stores-products"
+for list in products collection-pages searches accounts crawl stores-home stores-products; do
+  printf '  %-18s %6s pages\n' "$list" "$(wc -l <"$DATA_DIR/$list")"
+done
+
+run_warm() {
   run baseline /__bench/baseline
   run home /
   run collection "/collections/all"
@@ -141,6 +236,30 @@ run_all() {
   run "cart (first look)" /cart "fresh carts"
   run "home (shopper with a cart)" / "$COOKIE"
   run "product (shopper with a cart)" "/products/$HANDLE" "$COOKIE"
+}
+
+run_cold() {
+  run baseline /__bench/baseline
+  run "random product" / paths:products
+  run "random collection page" / paths:collection-pages
+  run "search, varied queries" / paths:searches
+  run "random account page" / paths:accounts
+  run "crawler (sitemap order)" / paths:crawl 0
+  run "random store: home" / paths:stores-home
+  run "random store: product" / paths:stores-products
+}
+
+# The sections ROWS asks for, each on a server of its own (started with nothing kept).
+run_all() { # binary
+  local section
+  for section in $ROWS; do
+    stop_server
+    case $section in
+      warm) PAGE_CACHE_MB=64 start_server "$1" serve; echo "== warm: one page again and again" >&2; print_results "$(run_warm)" ;;
+      cold) PAGE_CACHE_MB=64 start_server "$1" serve; echo "== cold: a different page each request, page cache on" >&2; print_results "$(run_cold)" ;;
+      cold-uncached) PAGE_CACHE_MB=0 start_server "$1" serve; echo "== cold: page cache off (PAGE_CACHE_MB=0)" >&2; print_results "$(run_cold)" ;;
+    esac
+  done
 }
 
 print_results() { # results of run_all
@@ -156,7 +275,7 @@ print_results() { # results of run_all
 echo
 echo "wrk: $CONNECTIONS connections, $DURATION per page, 2 threads; catalog: $PRODUCTS sample products + demo catalog"
 if [[ -z "${COMPARE:-}" ]]; then
-  print_results "$(run_all)"
+  run_all "${BINARIES[0]}" 2>&1
   exit 0
 fi
 # A server starts with nothing kept, so every run's first looks are first looks.
@@ -167,10 +286,9 @@ for round in $(seq 1 "${ROUNDS:-2}"); do
     for (( i = ${#BINARIES[@]} - 1, j = 0; i >= 0; i--, j++ )); do order[j]=${BINARIES[i]}; done
   fi
   for binary in "${order[@]}"; do
-    start_server "$binary" serve
     echo
-    echo "== $binary, round $round"
-    print_results "$(run_all)"
+    echo "=== $binary, round $round"
+    run_all "$binary" 2>&1
     stop_server
   done
 done

@@ -433,17 +433,25 @@ pub async fn render_product(
         None => (None, None),
     };
     let base = request_base_url(app, headers);
-    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let product = match shop::product_by_handle(&mut tx, handle).await? {
-        shop::ProductLookup::Found(p) => p,
-        shop::ProductLookup::Moved(to) => {
-            tx.end_read_only();
-            return Ok(layout::moved(&format!("/products/{to}")));
-        }
-    };
-    let shop = Shop::load(app, &mut tx, session, base.clone()).await?;
-    let related = shop::related(&mut tx, product.id, 4).await?;
-    tx.end_read_only();
+    let (product, related, shop) =
+        match read_product_page(app, tenant, session, handle, &base).await? {
+            Some(read) => read,
+            None => {
+                // No active product has the handle: perhaps one had it before.
+                let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+                let product = match shop::product_by_handle(&mut tx, handle).await? {
+                    shop::ProductLookup::Found(p) => p,
+                    shop::ProductLookup::Moved(to) => {
+                        tx.end_read_only();
+                        return Ok(layout::moved(&format!("/products/{to}")));
+                    }
+                };
+                let shop = Shop::load(app, &mut tx, session, base.clone()).await?;
+                let related = shop::related(&mut tx, product.id, shop::RELATED_ON_PAGE).await?;
+                tx.end_read_only();
+                (*product, related, shop)
+            }
+        };
     let currency = shop.currency()?;
 
     let (chosen, selection_message) = choose(&product, q);
@@ -535,6 +543,50 @@ pub async fn render_product(
         return layout::page(app, tenant, headers, "store/product.html", &view).await;
     }
     layout::page_with_status(app, tenant, status, "store/product.html", &view).await
+}
+
+/// The product page's reading in one statement sent as one message with its tenant scope
+/// ([`tenant_store::read_at_once`]): the product, its related cards, the session's row if
+/// it is still to be read and the cart's count; the store's frame comes from the node's
+/// memory. None when no active product has the handle.
+async fn read_product_page(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    session: &Session,
+    handle: &str,
+    base: &str,
+) -> Result<Option<(Product, Vec<ProductCard>, Shop)>, AppError> {
+    let unread = crate::sessions::unread(session);
+    // A session read already (by a layer in front) names its cart itself.
+    let cart = match unread {
+        Some(_) => None,
+        None => layout::cart_id(session).await?,
+    };
+    let session_id = unread.map(|id| id.to_string()).unwrap_or_default();
+    let cart = cart.map(|c| c.to_string()).unwrap_or_default();
+    let read = tenant_store::ReadStatement {
+        name: "product_page",
+        sql: &shop::PRODUCT_PAGE,
+    };
+    let rows = tenant_store::read_at_once(
+        &app.reads,
+        &tenant.schema,
+        read,
+        &[handle, &session_id, layout::CART_KEY, &cart],
+    )
+    .await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let page = shop::ProductPage::from_row(row)?;
+    if let Some(id) = unread {
+        crate::sessions::hand_over_row(session, id, page.session)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    let mut shop = Shop::without_cart(app, &tenant.schema, base.to_owned()).await?;
+    shop.cart_count = super::page_cache::cart_count_of_this_page().unwrap_or(page.cart_count);
+    Ok(Some((page.product, page.related, shop)))
 }
 
 /// `GET /products/{handle}`: the product page, with the variant the query chooses.

@@ -132,6 +132,23 @@ impl Shop {
         Ok(Self::from_frame(&kept, 0, base_url))
     }
 
+    /// The frame for a page that reads without a tenant transaction of its own: from the
+    /// node's memory, and the cart's count with one read on the read lane at most (see
+    /// [`super::page_cache::cart_count`]), none when the page cache already read it.
+    pub async fn for_page(
+        app: &AppState,
+        tenant: &CurrentTenant,
+        session: &Session,
+        base_url: String,
+    ) -> Result<Self, AppError> {
+        let mut shop = Self::without_cart(app, &tenant.schema, base_url).await?;
+        shop.cart_count = match super::page_cache::cart_count_of_this_page() {
+            Some(count) => count,
+            None => super::page_cache::cart_count(app, tenant, session).await?,
+        };
+        Ok(shop)
+    }
+
     fn from_frame(kept: &StoreFrame, cart_count: i64, base_url: String) -> Self {
         let frame = &kept.frame;
         let settings = frame.settings.clone();

@@ -43,6 +43,9 @@ const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// The share of the cache's bytes that store frames may take (settings carry the policies'
 /// text, so a frame can weigh tens of kilobytes).
 const FRAMES_SHARE: u64 = 8;
+/// What store frames may take at least, with a small page cache or none: a frame per store
+/// of a few thousand.
+const MIN_FRAME_BYTES: u64 = 16 * 1024 * 1024;
 /// The share of the cache's bytes that pages kept for one shopper may take.
 const PERSONAL_SHARE: u64 = 4;
 /// Longer host + path + query strings are not cached (no cache flooding by huge URLs).
@@ -96,8 +99,12 @@ pub struct PageCache {
     /// None when switched off (`PAGE_CACHE_MB=0`).
     pages: Option<Cache<String, Arc<CachedPage>>>,
     /// Each store's settings and menus (the frame of every page, also of pages rendered
-    /// for one shopper), under the same keys and rules as pages; off with the pages.
-    frames: Option<Cache<String, StoreFrame>>,
+    /// for one shopper), under the same keys and rules as pages; kept with the pages off
+    /// too.
+    frames: Cache<String, StoreFrame>,
+    /// Each store's synonyms and collection labels, for its search pages; under the same
+    /// keys and rules as frames.
+    search_aids: Cache<String, Arc<SearchAids>>,
     /// Pages rendered for one shopper, kept for their next look; off with the pages.
     personal: Option<PersonalPages>,
     /// Each store's current epoch (stores that never changed are at 0).
@@ -124,16 +131,25 @@ impl PageCache {
                 .time_to_live(ttl)
                 .build()
         });
-        let frames = (megabytes > 0).then(|| {
+        // Store frames are kept even with the page cache off: they are small, change
+        // rarely, and every page needs one.
+        let frames = {
             Cache::builder()
-                .max_capacity(bytes / FRAMES_SHARE)
+                .max_capacity((bytes / FRAMES_SHARE).max(MIN_FRAME_BYTES))
                 .weigher(|key: &String, kept: &StoreFrame| {
                     let size = key.len() + frame_weight(&kept.frame);
                     u32::try_from(size).unwrap_or(u32::MAX)
                 })
                 .time_to_live(ttl)
                 .build()
-        });
+        };
+        let search_aids = Cache::builder()
+            .max_capacity((bytes / FRAMES_SHARE).max(MIN_FRAME_BYTES))
+            .weigher(|key: &String, aids: &Arc<SearchAids>| {
+                u32::try_from(key.len() + aids.weight()).unwrap_or(u32::MAX)
+            })
+            .time_to_live(ttl)
+            .build();
         let personal = (megabytes > 0).then(|| {
             let budget = usize::try_from(bytes / PERSONAL_SHARE).unwrap_or(usize::MAX);
             PersonalPages::new(budget, ttl)
@@ -141,6 +157,7 @@ impl PageCache {
         Arc::new(Self {
             pages,
             frames,
+            search_aids,
             personal,
             epochs: Mutex::new(HashMap::new()),
             next_epoch: AtomicU64::new(1),
@@ -172,9 +189,8 @@ impl PageCache {
         if let Some(pages) = &self.pages {
             pages.invalidate_all();
         }
-        if let Some(frames) = &self.frames {
-            frames.invalidate_all();
-        }
+        self.frames.invalidate_all();
+        self.search_aids.invalidate_all();
         if let Some(personal) = &self.personal {
             personal.clear();
         }
@@ -186,7 +202,8 @@ impl PageCache {
     where
         F: AsyncFnOnce() -> Result<Frame, StoreError>,
     {
-        let Some(frames) = self.frames.as_ref().filter(|_| self.is_listening()) else {
+        let frames = &self.frames;
+        if !self.is_listening() {
             let frame = Frame {
                 cart_count: 0,
                 ..load().await?
@@ -216,6 +233,29 @@ impl PageCache {
         };
         frames.insert(key, kept.clone()).await;
         Ok(kept)
+    }
+
+    /// The store's synonyms and collection labels: from the cache, or loaded with `load`
+    /// and kept (while the listener listens, as frames are).
+    pub async fn search_aids<F>(&self, schema: &str, load: F) -> Result<Arc<SearchAids>, StoreError>
+    where
+        F: AsyncFnOnce() -> Result<SearchAids, StoreError>,
+    {
+        if !self.is_listening() {
+            return Ok(Arc::new(load().await?));
+        }
+        // Read before the load (see `frame`).
+        let key = format!(
+            "{schema} {} {}",
+            self.generation.load(Ordering::Acquire),
+            self.epoch(schema)
+        );
+        if let Some(kept) = self.search_aids.get(&key).await {
+            return Ok(kept);
+        }
+        let aids = Arc::new(load().await?);
+        self.search_aids.insert(key, Arc::clone(&aids)).await;
+        Ok(aids)
     }
 
     /// A page rendered for one shopper (their cart), kept under `key` (see [`stamp`]) by
@@ -258,14 +298,11 @@ impl PageCache {
     }
 
     /// Follows store changes announced by the database (see [`crate::follow`]), moving
-    /// those stores to new epochs.
+    /// those stores to new epochs; with the page cache off too, for the frames.
     pub fn spawn_listener(
         self: &Arc<Self>,
         channels: &mut crate::follow::Channels,
     ) -> tokio::task::JoinHandle<()> {
-        if self.pages.is_none() {
-            return tokio::spawn(async {});
-        }
         crate::follow::spawn(
             channels.subscribe(PAGES_CHANNEL),
             Arc::clone(self) as Arc<dyn crate::follow::Follower>,
@@ -374,6 +411,59 @@ fn candidate(app: &AppState, req: &Request) -> Option<(CurrentTenant, Session, S
     Some((tenant, session, format!("{host} {uri}")))
 }
 
+/// What a store's search page needs besides the index: the merchant's synonym groups and
+/// every collection's label.
+#[derive(Debug, Default)]
+pub struct SearchAids {
+    /// Synonym groups.
+    pub synonyms: Vec<Vec<String>>,
+    /// Collections, for the facets.
+    pub collections: Vec<tenant_store::catalog::search_feed::CollectionLabel>,
+}
+
+impl SearchAids {
+    fn weight(&self) -> usize {
+        let terms: usize = self.synonyms.iter().flatten().map(|t| t.len() + 24).sum();
+        let labels: usize = self
+            .collections
+            .iter()
+            .map(|c| c.handle.len() + c.title.len() + 56)
+            .sum();
+        256 + terms + labels
+    }
+}
+
+/// The units in the shopper's cart, with one read at most, on the read lane: none without
+/// a session; the session's row and its cart's count in one statement when the session is
+/// still to be read; the count of the cart it names otherwise.
+pub async fn cart_count(
+    app: &AppState,
+    tenant: &CurrentTenant,
+    session: &Session,
+) -> Result<i64, crate::error::AppError> {
+    use sqlx::Row as _;
+    if session.id().is_none() {
+        return Ok(0);
+    }
+    if let Some(id) = crate::sessions::unread(session) {
+        return count_with_session(app, tenant, session, id).await;
+    }
+    let Some(cart) = layout::cart_id(session).await? else {
+        return Ok(0);
+    };
+    const COUNT: tenant_store::ReadStatement<'static> = tenant_store::ReadStatement {
+        name: "cart_count",
+        sql: "SELECT COALESCE(sum(quantity), 0)::bigint AS cart_count FROM cart_lines \
+              WHERE cart_id = $1::uuid",
+    };
+    let rows =
+        tenant_store::read_at_once(&app.reads, &tenant.schema, COUNT, &[&cart.to_string()]).await?;
+    Ok(match rows.first() {
+        Some(r) => r.try_get("cart_count")?,
+        None => 0,
+    })
+}
+
 /// The key of this request's page, or None when the page must be rendered afresh.
 ///
 /// The pages behind this middleware show nothing of the shopper but the number of items in
@@ -386,20 +476,7 @@ async fn key_for(
 ) -> Option<(String, i64)> {
     // Read before any of the page's queries: see the module documentation.
     let version = store_version(app, &tenant).await?;
-    let cart_count = if session.id().is_none() {
-        0
-    } else if let Some(id) = crate::sessions::unread(&session) {
-        count_with_session(app, &tenant, &session, id).await.ok()?
-    } else {
-        let mut tx = tenant_store::begin(&app.db, &tenant.schema).await.ok()?;
-        crate::sessions::load_on(&mut tx, &session).await.ok()?;
-        let count = match layout::cart_id(&session).await.ok()? {
-            Some(cart) => tenant_store::cart::item_count(&mut tx, cart).await.ok()?,
-            None => 0,
-        };
-        tx.end_read_only();
-        count
-    };
+    let cart_count = cart_count(app, &tenant, &session).await.ok()?;
     Some((format!("{version} {cart_count} {place}"), cart_count))
 }
 

@@ -14,6 +14,7 @@ use tenant_store::catalog::search_feed::{self, CollectionLabel};
 use tower_sessions::Session;
 
 use super::layout::{self, Shop, display_money};
+use super::page_cache::SearchAids;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentTenant, request_base_url};
@@ -189,11 +190,10 @@ pub async fn show_search(
     let filters = params.filters();
     let page = params.page();
     let base = request_base_url(&app, &headers);
-    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let shop = Shop::load(&app, &mut tx, &session, base).await?;
-    let synonyms = Synonyms::new(&search_feed::synonym_groups(&mut tx).await?);
-    let collections = search_feed::collection_labels(&mut tx).await?;
-    tx.end_read_only();
+    let shop = Shop::for_page(&app, &tenant, &session, base).await?;
+    let aids = search_aids(&app, &tenant).await?;
+    let synonyms = Synonyms::new(&aids.synonyms);
+    let collections = &aids.collections;
     let request = SearchRequest {
         query: query.clone(),
         filters: filters.clone(),
@@ -224,8 +224,8 @@ pub async fn show_search(
         filters: hidden_filters(&filters),
         total: found.total,
         results: results(&found, currency),
-        facets: facet_groups(&params, sort, &filters, &found, &collections, currency),
-        active: active_filters(&params, sort, &filters, &collections, currency),
+        facets: facet_groups(&params, sort, &filters, &found, collections, currency),
+        active: active_filters(&params, sort, &filters, collections, currency),
         correction: found.correction.as_ref().map(|c| Correction {
             query: c.clone(),
             url: SearchParams {
@@ -242,6 +242,25 @@ pub async fn show_search(
         shop,
     };
     layout::page(&app, &tenant, &headers, "store/search.html", &view).await
+}
+
+/// The store's synonyms and collection labels, from the node's memory when it has them.
+async fn search_aids(
+    app: &AppState,
+    tenant: &CurrentTenant,
+) -> Result<std::sync::Arc<SearchAids>, AppError> {
+    Ok(app
+        .pages
+        .search_aids(tenant.schema.as_str(), async || {
+            let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+            let aids = SearchAids {
+                synonyms: search_feed::synonym_groups(&mut tx).await?,
+                collections: search_feed::collection_labels(&mut tx).await?,
+            };
+            tx.end_read_only();
+            Ok(aids)
+        })
+        .await?)
 }
 
 fn results(found: &SearchResults, currency: Currency) -> Vec<ResultView> {
@@ -465,10 +484,9 @@ pub async fn suggest(
             collections: Vec::new(),
         }));
     }
-    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let synonyms = Synonyms::new(&search_feed::synonym_groups(&mut tx).await?);
-    let labels = search_feed::collection_labels(&mut tx).await?;
-    tx.end_read_only();
+    let aids = search_aids(&app, &tenant).await?;
+    let synonyms = Synonyms::new(&aids.synonyms);
+    let labels = &aids.collections;
     let request = SearchRequest {
         query: query.clone(),
         limit: SUGGESTIONS,
@@ -485,7 +503,7 @@ pub async fn suggest(
         .filter(|w| w.chars().count() >= 2)
         .collect();
     let collections = labels
-        .into_iter()
+        .iter()
         .filter(|c| c.published)
         .filter(|c| {
             let title = c.title.to_lowercase();
@@ -496,7 +514,7 @@ pub async fn suggest(
         .take(SUGGESTIONS)
         .map(|c| Suggestion {
             url: format!("/collections/{}", c.handle),
-            title: c.title,
+            title: c.title.clone(),
         })
         .collect();
     Ok(Json(Suggestions {

@@ -4,7 +4,7 @@ pub mod collections;
 mod handle;
 pub mod images;
 pub mod inventory;
-mod products;
+pub(crate) mod products;
 pub mod search_feed;
 
 use chrono::{DateTime, Utc};

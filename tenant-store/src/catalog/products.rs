@@ -491,7 +491,9 @@ pub async fn get_product(conn: &mut PgConnection, id: Uuid) -> Result<Product, S
 
 /// The query reading products matching `condition` (on `p`) with their options, variants
 /// and images, one row per product.
-fn product_query(condition: &str) -> String {
+/// A statement reading products matching `condition` (on `p`) with their options,
+/// variants and images (JSON columns), for [`product_from_row`].
+pub(crate) fn product_query(condition: &str) -> String {
     let columns = PRODUCT_COLUMNS
         .split(", ")
         .map(|c| format!("p.{c}"))
@@ -540,6 +542,13 @@ pub async fn get_products(
         .map(|r| assemble(r).map(|p| (p.id, p)))
         .collect::<Result<_, _>>()?;
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// A product from a row of a [`product_query`] statement (its first columns and the JSON
+/// ones by name; more columns may follow).
+pub(crate) fn product_from_row(r: &sqlx::postgres::PgRow) -> Result<Product, StoreError> {
+    use sqlx::FromRow as _;
+    assemble(ProductWithParts::from_row(r)?)
 }
 
 /// A product from its row and JSON parts.

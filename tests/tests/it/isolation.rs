@@ -396,3 +396,46 @@ async fn a_read_whose_caller_goes_away_before_the_answer_closes_its_connection_a
     assert_eq!(rows[0].get::<String, _>("name"), alpha.name);
     assert_lane_left_no_tenant(&lane).await;
 }
+
+#[tokio::test]
+async fn each_store_reads_its_product_pages_through_a_statement_of_its_own() {
+    // The page cache off: every view reads PostgreSQL.
+    let app = TestApp::spawn_with(|s| s.page_cache_mb = 0).await;
+    let alpha = app.create_tenant("alpha", "Alpha Goods").await;
+    let bravo = app.create_tenant("bravo", "Bravo Wares").await;
+    crate::fixtures::product(&app, &alpha, "Mug", 1200, 3).await;
+    crate::fixtures::product(&app, &bravo, "Mug", 900, 3).await;
+    const VIEWS: i64 = 8;
+    for _ in 0..VIEWS {
+        let (status, a) = app
+            .get_text(&TestApp::store_host("alpha"), "/products/mug")
+            .await;
+        assert_eq!(status, 200);
+        assert!(a.contains("$12.00") && !a.contains("$9.00") && a.contains("Alpha Goods"));
+        let (status, b) = app
+            .get_text(&TestApp::store_host("bravo"), "/products/mug")
+            .await;
+        assert_eq!(status, 200);
+        assert!(b.contains("$9.00") && !b.contains("$12.00") && b.contains("Bravo Wares"));
+    }
+    // PostgreSQL plans a prepared statement afresh whenever the schema it runs in is not
+    // the one it was planned in: each store's views ran a statement of the store's own.
+    let mut runs = std::collections::BTreeMap::<String, i64>::new();
+    while let Some(mut conn) = app.state.reads.take_idle() {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements \
+             WHERE name LIKE 'product_page%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        for (name, n) in rows {
+            *runs.entry(name).or_default() += n;
+        }
+    }
+    let expected: std::collections::BTreeMap<String, i64> = [&alpha, &bravo]
+        .iter()
+        .map(|t| (format!("product_page__{}", t.schema.as_str()), VIEWS))
+        .collect();
+    assert_eq!(runs, expected);
+}
