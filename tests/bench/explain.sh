@@ -67,12 +67,13 @@ START=$(stat -c %s "$PG_LOG")
 get() { curl -s -o /dev/null -w '%{http_code} %{time_total}s %{url_effective}\n' -H "Host: $HOST" "$BASE$1" | sed "s|$BASE||"; }
 for i in $(seq 0 7); do
   get "/"
-  get "/products/${PRODUCT_HANDLES[i]}"
-  get "/collections/${COLLECTIONS[i]}"
-  get "/collections/all?after=${DEEP[i]}"
+  get "/products/${PRODUCT_HANDLES[i % ${#PRODUCT_HANDLES[@]}]}"
+  get "/collections/${COLLECTIONS[i % ${#COLLECTIONS[@]}]}"
+  get "/collections/all?after=${DEEP[i % ${#DEEP[@]}]}"
   get "/collections/all?sort_by=price-ascending"
-  get "/search?q=${WORDS[i]}"
-done | sort | uniq -c | sort -rn | head -n 12
+  get "/collections/${COLLECTIONS[i % ${#COLLECTIONS[@]}]}?sort_by=price-ascending"
+  get "/search?q=${WORDS[i % ${#WORDS[@]}]}"
+done | awk '{ print $1 }' | sort | uniq -c | sed "s/^/  status /"
 get /sitemap.xml
 get /sitemaps/products.xml
 sleep 1

@@ -27,11 +27,16 @@ for e in entries:
     text = "\n".join(e["lines"])
     m = re.search(r"Query Text: (.*)", text)
     query = m.group(1) if m else "?"
-    # The same statement with other arguments is the same statement.
-    key = re.sub(r"EXECUTE (\w+)\(.*", r"EXECUTE \1", query)
-    key = re.sub(r"__t_[a-z0-9]+", "", key)[:160]
-    if key.startswith(("SET ", "BEGIN", "COMMIT", "ROLLBACK")):
+    # A read-lane message ("SET LOCAL ...; SET ...; [PREPARE ...;] EXECUTE name(...)") is
+    # logged with the whole message as its text: its plan is the prepared statement's.
+    # The same statement with other arguments, or in another store, is the same statement.
+    execute = re.search(r"EXECUTE (\w+)\(", query)
+    if execute:
+        key = "EXECUTE " + re.sub(r"__t_[a-z0-9]+$", "", execute.group(1))
+    elif query.startswith(("SET ", "BEGIN", "COMMIT", "ROLLBACK")):
         continue
+    else:
+        key = " ".join(query.split())
     last[key] = e
 
 flagged = 0
@@ -47,7 +52,7 @@ for key, e in last.items():
             warnings.append("scans all of %s" % seq.group(1))
     flagged += bool(warnings)
     print("=" * 100)
-    print("%s ms  %s%s" % (e["duration"], key, ("   <<< " + "; ".join(warnings)) if warnings else ""))
+    print("%s ms  %s%s" % (e["duration"], key[:300], ("   <<< " + "; ".join(warnings)) if warnings else ""))
     for l in plan:
         print("   " + l.strip("\t").replace("\t", "  ")[:200])
 print("=" * 100)
