@@ -169,6 +169,22 @@ pub enum SignInScope {
     Operator,
 }
 
+/// The member of the store `tenant_id` whose address is `email`, if there is one.
+pub async fn store_member(
+    pool: &sqlx::PgPool,
+    email: &Email,
+    tenant_id: uuid::Uuid,
+) -> Result<Option<uuid::Uuid>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.id FROM platform.users u JOIN platform.memberships m ON m.user_id = u.id \
+         WHERE u.email = $1 AND m.tenant_id = $2",
+    )
+    .bind(email.as_str())
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
 /// Checks an email and password for `scope`; returns the user on success. An unknown
 /// address costs the same argon2 work as a known one, so timing does not reveal accounts;
 /// a password longer than any account can have costs none.

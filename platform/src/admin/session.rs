@@ -212,14 +212,7 @@ pub async fn send_sign_in_link(
     app.limits
         .hit(rate_limit::MAIL_PER_ACCOUNT, email.as_str())
         .await?;
-    let member: Option<Uuid> = sqlx::query_scalar(
-        "SELECT u.id FROM platform.users u JOIN platform.memberships m ON m.user_id = u.id \
-         WHERE u.email = $1 AND m.tenant_id = $2",
-    )
-    .bind(email.as_str())
-    .bind(tenant.id)
-    .fetch_optional(&app.db)
-    .await?;
+    let member = accounts::store_member(&app.db, &email, tenant.id).await?;
     if let Some(user_id) = member {
         let mut tx = tenant_store::begin_platform(&app.db).await?;
         let token = tokens::issue(
