@@ -102,9 +102,6 @@ pub struct PageCache {
     /// for one shopper), under the same keys and rules as pages; kept with the pages off
     /// too.
     frames: Cache<String, StoreFrame>,
-    /// Each store's synonyms and collection labels, for its search pages; under the same
-    /// keys and rules as frames.
-    search_aids: Cache<String, Arc<SearchAids>>,
     /// Pages rendered for one shopper, kept for their next look; off with the pages.
     personal: Option<PersonalPages>,
     /// Each store's current epoch (stores that never changed are at 0).
@@ -143,13 +140,6 @@ impl PageCache {
                 .time_to_live(ttl)
                 .build()
         };
-        let search_aids = Cache::builder()
-            .max_capacity((bytes / FRAMES_SHARE).max(MIN_FRAME_BYTES))
-            .weigher(|key: &String, aids: &Arc<SearchAids>| {
-                u32::try_from(key.len() + aids.weight()).unwrap_or(u32::MAX)
-            })
-            .time_to_live(ttl)
-            .build();
         let personal = (megabytes > 0).then(|| {
             let budget = usize::try_from(bytes / PERSONAL_SHARE).unwrap_or(usize::MAX);
             PersonalPages::new(budget, ttl)
@@ -157,7 +147,6 @@ impl PageCache {
         Arc::new(Self {
             pages,
             frames,
-            search_aids,
             personal,
             epochs: Mutex::new(HashMap::new()),
             next_epoch: AtomicU64::new(1),
@@ -190,7 +179,6 @@ impl PageCache {
             pages.invalidate_all();
         }
         self.frames.invalidate_all();
-        self.search_aids.invalidate_all();
         if let Some(personal) = &self.personal {
             personal.clear();
         }
@@ -233,29 +221,6 @@ impl PageCache {
         };
         frames.insert(key, kept.clone()).await;
         Ok(kept)
-    }
-
-    /// The store's synonyms and collection labels: from the cache, or loaded with `load`
-    /// and kept (while the listener listens, as frames are).
-    pub async fn search_aids<F>(&self, schema: &str, load: F) -> Result<Arc<SearchAids>, StoreError>
-    where
-        F: AsyncFnOnce() -> Result<SearchAids, StoreError>,
-    {
-        if !self.is_listening() {
-            return Ok(Arc::new(load().await?));
-        }
-        // Read before the load (see `frame`).
-        let key = format!(
-            "{schema} {} {}",
-            self.generation.load(Ordering::Acquire),
-            self.epoch(schema)
-        );
-        if let Some(kept) = self.search_aids.get(&key).await {
-            return Ok(kept);
-        }
-        let aids = Arc::new(load().await?);
-        self.search_aids.insert(key, Arc::clone(&aids)).await;
-        Ok(aids)
     }
 
     /// A page rendered for one shopper (their cart), kept under `key` (see [`stamp`]) by
@@ -419,18 +384,6 @@ pub struct SearchAids {
     pub synonyms: Vec<Vec<String>>,
     /// Collections, for the facets.
     pub collections: Vec<tenant_store::catalog::search_feed::CollectionLabel>,
-}
-
-impl SearchAids {
-    fn weight(&self) -> usize {
-        let terms: usize = self.synonyms.iter().flatten().map(|t| t.len() + 24).sum();
-        let labels: usize = self
-            .collections
-            .iter()
-            .map(|c| c.handle.len() + c.title.len() + 56)
-            .sum();
-        256 + terms + labels
-    }
 }
 
 /// The units in the shopper's cart, with one read at most, on the read lane: none without

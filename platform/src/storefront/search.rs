@@ -244,23 +244,16 @@ pub async fn show_search(
     layout::page(&app, &tenant, &headers, "store/search.html", &view).await
 }
 
-/// The store's synonyms and collection labels, from the node's memory when it has them.
-async fn search_aids(
-    app: &AppState,
-    tenant: &CurrentTenant,
-) -> Result<std::sync::Arc<SearchAids>, AppError> {
-    Ok(app
-        .pages
-        .search_aids(tenant.schema.as_str(), async || {
-            let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-            let aids = SearchAids {
-                synonyms: search_feed::synonym_groups(&mut tx).await?,
-                collections: search_feed::collection_labels(&mut tx).await?,
-            };
-            tx.end_read_only();
-            Ok(aids)
-        })
-        .await?)
+/// The store's synonyms and collection labels, read in a tenant transaction: not kept in
+/// memory, so a synonym saved a moment ago applies to the very next search.
+async fn search_aids(app: &AppState, tenant: &CurrentTenant) -> Result<SearchAids, AppError> {
+    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
+    let aids = SearchAids {
+        synonyms: search_feed::synonym_groups(&mut tx).await?,
+        collections: search_feed::collection_labels(&mut tx).await?,
+    };
+    tx.end_read_only();
+    Ok(aids)
 }
 
 fn results(found: &SearchResults, currency: Currency) -> Vec<ResultView> {
