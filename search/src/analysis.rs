@@ -112,35 +112,63 @@ pub(crate) struct Word {
     pub stem: String,
 }
 
+/// One thread's analyzers for a language, with the stems it has worked out.
+struct Analyzers {
+    folder: TextAnalyzer,
+    stemmer: TextAnalyzer,
+    /// Stem of each folded word seen: a catalog's words recur from hit to hit and query to
+    /// query, and stemming is the dearest part of analysis.
+    stems: HashMap<String, String>,
+}
+
+/// Folded words whose stems a thread keeps at most per language; past it, it starts over.
+const STEMS_KEPT: usize = 50_000;
+
 thread_local! {
     /// Analyzers are cheap to run and comparatively dear to build: one set per thread.
-    static ANALYZERS: RefCell<HashMap<&'static str, (TextAnalyzer, TextAnalyzer)>> =
-        RefCell::new(HashMap::new());
+    static ANALYZERS: RefCell<HashMap<&'static str, Analyzers>> = RefCell::new(HashMap::new());
 }
 
 /// Splits `text` into words, each with its folded and stemmed form.
 pub(crate) fn words(language: Language, text: &str) -> Vec<Word> {
     ANALYZERS.with(|cell| {
         let mut analyzers = cell.borrow_mut();
-        let (folder, stemmer) = analyzers
+        let Analyzers {
+            folder,
+            stemmer,
+            stems,
+        } = analyzers
             .entry(language_code(language))
-            .or_insert_with(|| (words_analyzer(), catalog_analyzer(language)));
-        // Both analyzers split alike and stemming never drops a token, so the two streams
-        // line up word for word.
-        let mut stems = Vec::new();
-        let mut stream = stemmer.token_stream(text);
-        while let Some(token) = stream.next() {
-            stems.push(token.text.clone());
-        }
-        let mut found = Vec::with_capacity(stems.len());
+            .or_insert_with(|| Analyzers {
+                folder: words_analyzer(),
+                stemmer: catalog_analyzer(language),
+                stems: HashMap::new(),
+            });
+        let mut found = Vec::new();
         let mut stream = folder.token_stream(text);
-        let mut stems = stems.into_iter();
         while let Some(token) = stream.next() {
             let folded = token.text.clone();
+            // The stemming analyzer splits, lowercases and folds as the folder does, so a
+            // folded word goes through it as one token: its stem is the word's.
+            let stem = match stems.get(&folded) {
+                Some(stem) => stem.clone(),
+                None => {
+                    let mut stem = folded.clone();
+                    let mut one = stemmer.token_stream(&folded);
+                    if let Some(t) = one.next() {
+                        stem.clone_from(&t.text);
+                    }
+                    if stems.len() >= STEMS_KEPT {
+                        stems.clear();
+                    }
+                    stems.insert(folded.clone(), stem.clone());
+                    stem
+                }
+            };
             found.push(Word {
                 from: token.offset_from,
                 to: token.offset_to,
-                stem: stems.next().unwrap_or_else(|| folded.clone()),
+                stem,
                 folded,
             });
         }
@@ -181,35 +209,46 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// Whether `typed` could be a mistyped `indexed`, or (for the word being typed) the start
-/// of one: the rule the queries apply, reused to decide what to highlight.
-pub(crate) fn matches(typed: &str, indexed: &str, prefix: bool) -> bool {
-    let allowed = usize::from(allowed_typos(typed));
-    if typed == indexed || (prefix && indexed.starts_with(typed)) {
-        return true;
-    }
-    if allowed == 0 {
-        return false;
-    }
-    let (typed_len, indexed_len) = (typed.chars().count(), indexed.chars().count());
-    if !prefix && typed_len.abs_diff(indexed_len) > allowed {
-        return false;
-    }
-    if prefix && indexed_len + allowed < typed_len {
-        return false;
-    }
-    if prefix {
-        // Any prefix of the indexed word within the allowed distance.
-        let chars: Vec<char> = indexed.chars().collect();
-        let len = typed.chars().count();
-        let lo = len.saturating_sub(allowed);
-        let hi = (len + allowed).min(chars.len());
-        return (lo..=hi).any(|n| {
-            let head: String = chars[..n].iter().collect();
-            edit_distance(typed, &head) <= allowed
+/// Whether a word of a text could be `typed` mistyped, or (for the word being typed) the
+/// start of one: the rule the queries apply ([`allowed_typos`] edits, adjacent
+/// transpositions counting one), reused to decide what to highlight. Built once per query
+/// word: each test is then a walk of a Levenshtein automaton over the word's bytes.
+pub(crate) struct WordMatcher {
+    typed: String,
+    prefix: bool,
+    /// None when no typo is allowed: only the word itself (or, as a prefix, its start).
+    automaton: Option<levenshtein_automata::DFA>,
+}
+
+impl WordMatcher {
+    /// Matches words within `typed`'s allowed typos of it; with `prefix`, words whose start
+    /// is.
+    pub(crate) fn new(typed: &str, prefix: bool) -> Self {
+        let allowed = allowed_typos(typed);
+        let automaton = (allowed > 0).then(|| {
+            let builder = crate::fuzzy::levenshtein(allowed);
+            if prefix {
+                builder.build_prefix_dfa(typed)
+            } else {
+                builder.build_dfa(typed)
+            }
         });
+        Self {
+            typed: typed.to_owned(),
+            prefix,
+            automaton,
+        }
     }
-    edit_distance(typed, indexed) <= allowed
+
+    /// Whether `indexed` matches.
+    pub(crate) fn matches(&self, indexed: &str) -> bool {
+        if indexed == self.typed || (self.prefix && indexed.starts_with(&self.typed)) {
+            return true;
+        }
+        self.automaton
+            .as_ref()
+            .is_some_and(|a| matches!(a.eval(indexed), levenshtein_automata::Distance::Exact(_)))
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +266,38 @@ mod tests {
     }
 
     #[test]
+    fn stems_are_the_indexs_own_however_often_a_word_comes_back() {
+        // The stems the index stores for a text, token by token.
+        let index_stems = |language: Language, text: &str| {
+            let mut analyzer = catalog_analyzer(language);
+            let mut stream = analyzer.token_stream(text);
+            let mut out = Vec::new();
+            while let Some(t) = stream.next() {
+                out.push(t.text.clone());
+            }
+            out
+        };
+        let texts = [
+            (
+                Language::English,
+                "Happiness: dying, lying; ÉCOLE généralement running runs",
+            ),
+            (
+                Language::French,
+                "Chaussures généralement élégantes, chaussure élégante",
+            ),
+            (Language::German, "Häuser Haus Hausschuhe 123abc"),
+        ];
+        for _ in 0..2 {
+            for (language, text) in texts {
+                let stems: Vec<String> =
+                    words(language, text).into_iter().map(|w| w.stem).collect();
+                assert_eq!(stems, index_stems(language, text), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn typo_allowance_grows_with_length() {
         assert_eq!(allowed_typos("mug"), 0);
         assert_eq!(allowed_typos("mugs"), 1);
@@ -237,9 +308,15 @@ mod tests {
     fn transpositions_cost_one() {
         assert_eq!(edit_distance("iphnoe", "iphone"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert!(matches("iphno", "iphon", false));
-        assert!(matches("ipho", "iphon", true));
-        assert!(!matches("mug", "mud", false));
+        assert!(WordMatcher::new("iphno", false).matches("iphon"));
+        assert!(WordMatcher::new("ipho", true).matches("iphon"));
+        assert!(WordMatcher::new("ipho", true).matches("iphone"));
+        assert!(WordMatcher::new("ihpo", true).matches("iphone"));
+        assert!(!WordMatcher::new("ihpo", false).matches("iphone"));
+        assert!(!WordMatcher::new("mug", false).matches("mud"));
+        assert!(WordMatcher::new("mug", true).matches("mugs"));
+        assert!(!WordMatcher::new("notebook", false).matches("nightbook"));
+        assert!(WordMatcher::new("notebook", false).matches("ntoebok"));
     }
 
     #[test]

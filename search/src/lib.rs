@@ -6,6 +6,7 @@
 
 mod analysis;
 mod error;
+mod fuzzy;
 mod manager;
 mod query;
 mod schema;

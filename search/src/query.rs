@@ -9,14 +9,14 @@ use tantivy::collector::{
 };
 use tantivy::columnar::Column;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Facet, IndexRecordOption, Value as _};
 use tantivy::tokenizer::Language;
 use tantivy::{DocAddress, DocId, Order, Score, SegmentReader, TantivyDocument, Term};
 
-use crate::analysis::{Word, allowed_typos, edit_distance, matches, words};
+use crate::analysis::{Word, WordMatcher, allowed_typos, edit_distance, words};
+use crate::fuzzy::{FuzzyWords, Within, levenshtein};
 use crate::{SearchError, TenantIndex};
 
 /// Upper bounds (exclusive, minor units) of the price ranges counted for every search; the
@@ -302,15 +302,10 @@ pub fn search(
             (top.into_iter().map(|(_, a)| a).collect(), rest)
         }
     };
+    let highlighter = request.highlight.then(|| Highlighter::new(&typed));
     let mut hits = Vec::with_capacity(addresses.len());
     for address in addresses {
-        hits.push(load_hit(
-            index,
-            &searcher,
-            address,
-            &typed,
-            request.highlight,
-        )?);
+        hits.push(load_hit(index, &searcher, address, highlighter.as_ref())?);
     }
     let correction = if total == 0 && request.correct && !typed.is_empty() {
         correct(index, request, &typed, synonyms)?
@@ -387,27 +382,25 @@ fn build_query(
                 alternatives.push((
                     Occur::Should,
                     boxed(BoostQuery::new(
-                        boxed(FuzzyTermQuery::new(stem_title, typos, true)),
+                        boxed(FuzzyWords::new(f.title, &t.word.stem, typos, false)),
                         1.5,
                     )),
                 ));
                 // Typos are forgiven in names, not in descriptions: "cafe" must not find
                 // every product whose description says "care".
-                let folded_words = Term::from_field_text(f.words, &t.word.folded);
                 alternatives.push((
                     Occur::Should,
                     boxed(BoostQuery::new(
-                        boxed(FuzzyTermQuery::new(folded_words, typos, true)),
+                        boxed(FuzzyWords::new(f.words, &t.word.folded, typos, false)),
                         0.5,
                     )),
                 ));
             }
             if t.last {
-                let prefix = Term::from_field_text(f.words, &t.word.folded);
                 alternatives.push((
                     Occur::Should,
                     boxed(BoostQuery::new(
-                        boxed(FuzzyTermQuery::new_prefix(prefix, typos, true)),
+                        boxed(FuzzyWords::new(f.words, &t.word.folded, typos, true)),
                         0.5,
                     )),
                 ));
@@ -492,8 +485,7 @@ fn load_hit(
     index: &TenantIndex,
     searcher: &tantivy::Searcher,
     address: DocAddress,
-    typed: &[Typed],
-    highlight: bool,
+    highlighter: Option<&Highlighter>,
 ) -> Result<Hit, SearchError> {
     let f = index.fields();
     let doc: TantivyDocument = searcher.doc(address)?;
@@ -504,11 +496,16 @@ fn load_hit(
             .to_owned()
     };
     let title = text(f.title);
-    let (title_html, snippet_html) = if highlight {
+    let (title_html, snippet_html) = if let Some(highlighter) = highlighter {
         let language = index.language();
         (
-            mark(language, &title, typed, None),
-            mark(language, &text(f.description), typed, Some(SNIPPET_BYTES)),
+            mark(language, &title, highlighter, None),
+            mark(
+                language,
+                &text(f.description),
+                highlighter,
+                Some(SNIPPET_BYTES),
+            ),
         )
     } else {
         (String::new(), String::new())
@@ -534,21 +531,72 @@ fn load_hit(
 /// Longest description snippet, in bytes of source text.
 const SNIPPET_BYTES: usize = 180;
 
+/// What a hit's words are tested against to be highlighted: each query word's stem (with
+/// its allowed typos) and, for the word being typed, its start.
+struct Highlighter {
+    stems: Vec<WordMatcher>,
+    prefixes: Vec<WordMatcher>,
+}
+
+impl Highlighter {
+    fn new(typed: &[Typed]) -> Self {
+        Self {
+            stems: typed
+                .iter()
+                .map(|t| WordMatcher::new(&t.word.stem, false))
+                .collect(),
+            prefixes: typed
+                .iter()
+                .filter(|t| t.last)
+                .map(|t| WordMatcher::new(&t.word.folded, true))
+                .collect(),
+        }
+    }
+
+    fn hit(&self, w: &Word) -> bool {
+        self.stems.iter().any(|m| m.matches(&w.stem))
+            || self.prefixes.iter().any(|m| m.matches(&w.folded))
+    }
+}
+
+/// Bytes of a description looked through for a snippet: a match further in is not shown
+/// (the snippet then starts at the beginning), so a long description costs no more than a
+/// short one.
+const SNIPPET_SEARCHED_BYTES: usize = 2_000;
+
 /// `text` as escaped HTML with the words the query matched in `<mark>`; with `window`, only
-/// about that many bytes around the first match (the start when nothing matched).
-fn mark(language: Language, text: &str, typed: &[Typed], window: Option<usize>) -> String {
-    let found = words(language, text);
-    let hit = |w: &Word| {
-        typed.iter().any(|t| {
-            matches(&t.word.stem, &w.stem, false)
-                || (t.last && matches(&t.word.folded, &w.folded, true))
-        })
+/// about that many bytes around the first match within [`SNIPPET_SEARCHED_BYTES`] (the
+/// start when nothing matched there).
+fn mark(
+    language: Language,
+    text: &str,
+    highlighter: &Highlighter,
+    window: Option<usize>,
+) -> String {
+    // With a window, only the text's start is analysed, cut at a space (a word cut in two
+    // could match as a prefix).
+    let analysed = match window {
+        Some(size) if text.len() > SNIPPET_SEARCHED_BYTES + size => {
+            let mut cut = SNIPPET_SEARCHED_BYTES + size;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let head = &text[..cut];
+            head.rfind(char::is_whitespace)
+                .map_or(head, |at| &head[..at])
+        }
+        _ => text,
     };
-    let marked: Vec<&Word> = found.iter().filter(|w| hit(w)).collect();
+    let found = words(language, analysed);
+    let marked: Vec<&Word> = found.iter().filter(|w| highlighter.hit(w)).collect();
     let (start, end) = match window {
         None => (0, text.len()),
         Some(size) => {
-            let first = marked.first().map_or(0, |w| w.from);
+            let first = marked
+                .first()
+                .map(|w| w.from)
+                .filter(|from| *from <= SNIPPET_SEARCHED_BYTES)
+                .unwrap_or(0);
             let mut start = first.saturating_sub(size / 3);
             // Start at a word boundary.
             if start > 0 {
@@ -607,43 +655,6 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Builders of the automata accepting the words within one and two edits (adjacent
-/// transpositions counting one, as [`edit_distance`]): building one takes milliseconds,
-/// each automaton from it microseconds.
-static LEVENSHTEIN: std::sync::LazyLock<[levenshtein_automata::LevenshteinAutomatonBuilder; 2]> =
-    std::sync::LazyLock::new(|| {
-        [
-            levenshtein_automata::LevenshteinAutomatonBuilder::new(1, true),
-            levenshtein_automata::LevenshteinAutomatonBuilder::new(2, true),
-        ]
-    });
-
-/// A Levenshtein automaton as the term dictionary walks it.
-struct Within(levenshtein_automata::DFA);
-
-impl tantivy_fst::Automaton for Within {
-    type State = u32;
-
-    fn start(&self) -> u32 {
-        self.0.initial_state()
-    }
-
-    fn is_match(&self, state: &u32) -> bool {
-        matches!(
-            self.0.distance(*state),
-            levenshtein_automata::Distance::Exact(_)
-        )
-    }
-
-    fn can_match(&self, state: &u32) -> bool {
-        *state != levenshtein_automata::SINK_STATE
-    }
-
-    fn accept(&self, state: &u32, byte: u8) -> u32 {
-        self.0.transition(*state, byte)
-    }
-}
-
 /// For a query without results: each word replaced by the closest word in the catalog
 /// (at most two edits, the commonest on ties), if the result then finds something.
 fn correct(
@@ -662,7 +673,7 @@ fn correct(
             let limit: u8 = if typed.chars().count() < 5 { 1 } else { 2 };
             // Only the terms within `limit` edits, found by walking the term dictionary
             // with a Levenshtein automaton instead of reading every term.
-            let within = Within(LEVENSHTEIN[usize::from(limit) - 1].build_dfa(typed));
+            let within = Within(levenshtein(limit).build_dfa(typed));
             let mut stream = inverted.terms().search(within).into_stream()?;
             while stream.advance() {
                 let Ok(term) = std::str::from_utf8(stream.key()) else {
@@ -955,6 +966,66 @@ mod tests {
             .into_iter()
             .map(|h| h.product_id)
             .collect()
+    }
+
+    /// Product ids of the documents `query` matches, in id order.
+    fn matched_by(index: &TenantIndex, query: &dyn Query) -> Vec<String> {
+        let searcher = index.searcher();
+        let f = index.fields();
+        let mut found: Vec<String> = searcher
+            .search(query, &TopDocs::with_limit(100))
+            .expect("search")
+            .into_iter()
+            .map(|(_, address)| {
+                let doc: TantivyDocument = searcher.doc(address).expect("doc");
+                doc.get_first(f.product_id)
+                    .and_then(|v| v.as_str())
+                    .expect("id")
+                    .to_owned()
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn kept_fuzzy_matches_are_tantivys_own_and_new_segments_are_read_afresh() {
+        let (_root, index) = index();
+        let f = index.fields();
+        let cases = [
+            (f.title, "iphnoe", 1, false),
+            (f.title, "iphone", 2, false),
+            (f.words, "noteb", 1, true),
+            (f.words, "notbe", 1, true),
+            (f.words, "ru", 0, true),
+            (f.words, "mu", 1, true),
+            (f.words, "cafe", 1, false),
+            (f.words, "zzzz", 2, true),
+        ];
+        for round in 0..2 {
+            for (field, text, edits, prefix) in cases {
+                let term = Term::from_field_text(field, text);
+                let theirs = if prefix {
+                    tantivy::query::FuzzyTermQuery::new_prefix(term, edits, true)
+                } else {
+                    tantivy::query::FuzzyTermQuery::new(term, edits, true)
+                };
+                let ours = FuzzyWords::new(field, text, edits, prefix);
+                assert_eq!(
+                    matched_by(&index, &ours),
+                    matched_by(&index, &theirs),
+                    "{text} within {edits}, prefix {prefix}, round {round}"
+                );
+            }
+        }
+        // A product indexed since lands in a segment of its own: found too.
+        let prefix = FuzzyWords::new(f.words, "noteb", 1, true);
+        assert_eq!(matched_by(&index, &prefix), ["4"]);
+        index
+            .upsert(doc("6", "Red notebook", "Acme", 500))
+            .expect("add");
+        index.commit_through(8).expect("commit");
+        assert_eq!(matched_by(&index, &prefix), ["4", "6"]);
     }
 
     #[test]

@@ -325,10 +325,19 @@ impl Planned<'_> {
                 message.push_str(&format!("DEALLOCATE {oldest}; "));
                 forgotten = Some(oldest);
             }
-            let types = vec!["text"; self.params].join(", ");
-            message.push_str(&format!("PREPARE {}({types}) AS {}; ", self.name, self.sql));
+            // `PREPARE name() AS ...` and `EXECUTE name()` are syntax errors: no
+            // parentheses without parameters.
+            let types = match self.params {
+                0 => String::new(),
+                n => format!("({})", vec!["text"; n].join(", ")),
+            };
+            message.push_str(&format!("PREPARE {}{types} AS {}; ", self.name, self.sql));
         }
-        message.push_str(&format!("EXECUTE {}({})", self.name, self.values));
+        if self.values.is_empty() {
+            message.push_str(&format!("EXECUTE {}", self.name));
+        } else {
+            message.push_str(&format!("EXECUTE {}({})", self.name, self.values));
+        }
         // Through `Executor`, whose future is boxed as `Send`: `RawSql::fetch_all`'s bounds
         // keep a caller's future from being proven `Send`.
         let rows = c.conn.fetch_all(sqlx::raw_sql(&message)).await?;

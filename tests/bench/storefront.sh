@@ -17,6 +17,7 @@
 #   bash tests/bench/storefront.sh            # DATABASE_URL's server, a fresh database
 #   DURATION=30s PRODUCTS=10000 bash tests/bench/storefront.sh
 #   COMPARE="/tmp/before ./target/release/storefront" ROUNDS=2 bash tests/bench/storefront.sh
+#   LISTS=/tmp/lists ROWS=cold-uncached bash tests/bench/storefront.sh   # keeps the page lists
 #
 # COMPARE measures release binaries against each other on one seeded store: each serves
 # in turn, ROUNDS times (the order alternates between rounds), so that the machine's drift
@@ -127,7 +128,7 @@ run() { # name path [cookie | "fresh carts"]
     # the list's other end, so the pages measured were not just seen.
     warm=(-s tests/bench/paths.lua)
     measure=(-s tests/bench/paths.lua)
-    export PATHS="$DATA_DIR/${3#paths:}" SHUFFLE=${4:-1}
+    export PATHS="$LISTS/${3#paths:}" SHUFFLE=${4:-1}
   elif [[ -n "${3:-}" ]]; then
     extra=(-H "Cookie: $3")
   fi
@@ -145,8 +146,11 @@ run() { # name path [cookie | "fresh carts"]
   printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
 }
 
-# Lists of pages for the cold rows, one "host<TAB>path[<TAB>cookie]" a line.
+# Lists of pages for the cold rows, one "host<TAB>path[<TAB>cookie]" a line, written to
+# LISTS (a directory kept after the run, for measuring by hand) or the run's own directory.
 STORES=${STORES:-10}
+LISTS=${LISTS:-$DATA_DIR}
+mkdir -p "$LISTS"
 ROWS=${ROWS:-warm cold cold-uncached}
 echo "making $STORES small stores and the lists of pages for the cold rows"
 for i in $(seq 1 "$STORES"); do
@@ -157,13 +161,13 @@ for i in $(seq 1 "$STORES"); do
     --tenant "small$i" tests/fixtures/shopify_products.csv >/dev/null 2>&1 || true # one row is broken on purpose
 done
 in_store() { psql "$BENCH_URL" -Atq -v ON_ERROR_STOP=1 -c "SET search_path = $SCHEMA" -c "$1"; }
-in_store "SELECT '$HOST' || E'\t/products/' || handle FROM products WHERE status = 'active'" >"$DATA_DIR/products"
+in_store "SELECT '$HOST' || E'\t/products/' || handle FROM products WHERE status = 'active'" >"$LISTS/products"
 # The first page of every collection, and every page of "all products" (its cursors).
 in_store "SELECT '$HOST' || E'\t/collections/' || handle FROM collections
           UNION ALL
           SELECT '$HOST' || E'\t/collections/all?after=' || (extract(epoch FROM published_at) * 1000000)::bigint || '~' || id
           FROM (SELECT published_at, id, row_number() OVER (ORDER BY published_at DESC, id DESC) AS n
-                FROM products WHERE status = 'active') p WHERE n % 24 = 0" >"$DATA_DIR/collection-pages"
+                FROM products WHERE status = 'active') p WHERE n % 24 = 0" >"$LISTS/collection-pages"
 # Queries as shoppers type them: words of titles (a few hits to thousands), two words,
 # whole titles (one hit), the same with a letter dropped or doubled (typos), and words no
 # product has.
@@ -180,7 +184,7 @@ in_store "SELECT setseed(0.42);
                  UNION ALL SELECT w || substr(w, length(w)) FROM words
                  UNION ALL SELECT 'zq' || w FROM words LIMIT 2000)
           SELECT '$HOST' || E'\t/search?q=' || replace(trim(q), ' ', '+') FROM queries WHERE trim(q) <> ''" \
-  | grep -v '^$' >"$DATA_DIR/searches" || true
+  | grep -v '^$' >"$LISTS/searches" || true
 # Signed-in customers, each with a session of their own.
 psql "$BENCH_URL" -q -v ON_ERROR_STOP=1 <<SQL
 SET search_path = $SCHEMA;
@@ -199,7 +203,7 @@ INSERT INTO platform.sessions (id, data, expires_at)
 -- Not \copy: its text format writes a tab as the two characters \t.
 \pset format unaligned
 \pset tuples_only on
-\o $DATA_DIR/accounts
+\o $LISTS/accounts
 SELECT '$HOST' || E'\t' || (CASE WHEN g % 2 = 0 THEN '/account' ELSE '/account/addresses' END) || E'\tsf_session=' || sid FROM bench_customers;
 \o
 VACUUM ANALYZE customers;
@@ -214,14 +218,14 @@ crawl_list() {
       while read -r loc; do printf '%s\t/%s\n' "$HOST" "${loc#http*://*/}"; done
   done
 }
-crawl_list >"$DATA_DIR/crawl"
+crawl_list >"$LISTS/crawl"
 for i in $(seq 1 "$STORES"); do
   printf 'small%s.bench.test\t/\n' "$i"
-done >"$DATA_DIR/stores-home"
+done >"$LISTS/stores-home"
 psql "$BENCH_URL" -Atq -c "SELECT string_agg(format('SELECT %L || E''\t/products/'' || handle FROM %I.products WHERE status = ''active''', subdomain || '.bench.test', schema_name), ' UNION ALL ') FROM platform.tenants WHERE subdomain LIKE 'small%'" |
-  psql "$BENCH_URL" -Atq >"$DATA_DIR/stores-products"
+  psql "$BENCH_URL" -Atq >"$LISTS/stores-products"
 for list in products collection-pages searches accounts crawl stores-home stores-products; do
-  printf '  %-18s %6s pages\n' "$list" "$(wc -l <"$DATA_DIR/$list")"
+  printf '  %-18s %6s pages\n' "$list" "$(wc -l <"$LISTS/$list")"
 done
 
 run_warm() {

@@ -355,34 +355,82 @@ fn variant_view(v: &Variant, currency: Currency) -> VariantView {
             .unwrap_or(tenant_store::cart::MAX_LINE_QUANTITY),
     }
 }
+/// The product as schema.org's `Product` (JSON-LD), for search engines: serialized from
+/// these structures straight into the page's string.
+#[derive(Serialize)]
+struct LdProduct<'a> {
+    #[serde(rename = "@context")]
+    context: &'static str,
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    name: &'a str,
+    description: std::borrow::Cow<'a, str>,
+    brand: LdBrand<'a>,
+    image: Vec<String>,
+    offers: Vec<LdOffer<'a>>,
+}
 
-/// schema.org `Product` with its `Offer`s, for search engines.
+#[derive(Serialize)]
+struct LdBrand<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LdOffer<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    sku: &'a str,
+    price: String,
+    price_currency: &'a str,
+    availability: &'static str,
+    url: String,
+}
+
 fn json_ld(product: &Product, currency: Currency, base: &str, images: &[ImageView]) -> String {
-    let offers: Vec<serde_json::Value> = product
-        .variants
-        .iter()
-        .map(|v| {
-            serde_json::json!({
-                "@type": "Offer",
-                "sku": v.sku,
-                "price": billing::Money::new(v.price_minor, currency).to_decimal_string(),
-                "priceCurrency": currency.as_str(),
-                "availability": if v.available() { "https://schema.org/InStock" } else { "https://schema.org/OutOfStock" },
-                "url": format!("{base}/products/{}?variant={}", product.handle, v.id),
+    let doc = LdProduct {
+        context: "https://schema.org",
+        kind: "Product",
+        name: &product.title,
+        description: if product.seo_description.is_empty() {
+            strip_tags(&product.body_html).into()
+        } else {
+            product.seo_description.as_str().into()
+        },
+        brand: LdBrand {
+            kind: "Brand",
+            name: &product.vendor,
+        },
+        image: images
+            .iter()
+            .map(|i| format!("{base}{}", i.url_large))
+            .collect(),
+        offers: product
+            .variants
+            .iter()
+            .map(|v| LdOffer {
+                kind: "Offer",
+                sku: &v.sku,
+                price: billing::Money::new(v.price_minor, currency).to_decimal_string(),
+                price_currency: currency.as_str(),
+                availability: if v.available() {
+                    "https://schema.org/InStock"
+                } else {
+                    "https://schema.org/OutOfStock"
+                },
+                url: format!("{base}/products/{}?variant={}", product.handle, v.id),
             })
-        })
-        .collect();
-    let doc = serde_json::json!({
-        "@context": "https://schema.org",
-        "@type": "Product",
-        "name": product.title,
-        "description": if product.seo_description.is_empty() { strip_tags(&product.body_html) } else { product.seo_description.clone() },
-        "brand": { "@type": "Brand", "name": product.vendor },
-        "image": images.iter().map(|i| format!("{base}{}", i.url_large)).collect::<Vec<_>>(),
-        "offers": offers,
-    });
+            .collect(),
+    };
+    let json = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned());
     // Inside <script>, "</" must not appear: escape it the JSON way.
-    doc.to_string().replace("</", "<\\/")
+    if json.contains("</") {
+        json.replace("</", "<\\/")
+    } else {
+        json
+    }
 }
 
 /// Plain text of sanitized HTML, for meta descriptions.

@@ -376,16 +376,6 @@ fn candidate(app: &AppState, req: &Request) -> Option<(CurrentTenant, Session, S
     Some((tenant, session, format!("{host} {uri}")))
 }
 
-/// What a store's search page needs besides the index: the merchant's synonym groups and
-/// every collection's label.
-#[derive(Debug, Default)]
-pub struct SearchAids {
-    /// Synonym groups.
-    pub synonyms: Vec<Vec<String>>,
-    /// Collections, for the facets.
-    pub collections: Vec<tenant_store::catalog::search_feed::CollectionLabel>,
-}
-
 /// The units in the shopper's cart, with one read at most, on the read lane: none without
 /// a session; the session's row and its cart's count in one statement when the session is
 /// still to be read; the count of the cart it names otherwise.

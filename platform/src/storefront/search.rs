@@ -10,11 +10,10 @@ use axum::response::Response;
 use billing::Currency;
 use search::{Filters, PriceRange, SearchRequest, SearchResults, Sort, Synonyms};
 use serde::{Deserialize, Serialize};
-use tenant_store::catalog::search_feed::{self, CollectionLabel};
+use tenant_store::catalog::search_feed::{CollectionLabel, SEARCH_AIDS, SearchAids};
 use tower_sessions::Session;
 
 use super::layout::{self, Shop, display_money};
-use super::page_cache::SearchAids;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::extract::{CurrentTenant, request_base_url};
@@ -244,16 +243,11 @@ pub async fn show_search(
     layout::page(&app, &tenant, &headers, "store/search.html", &view).await
 }
 
-/// The store's synonyms and collection labels, read in a tenant transaction: not kept in
+/// The store's synonyms and collection labels, in one read on the read lane: not kept in
 /// memory, so a synonym saved a moment ago applies to the very next search.
 async fn search_aids(app: &AppState, tenant: &CurrentTenant) -> Result<SearchAids, AppError> {
-    let mut tx = tenant_store::begin(&app.db, &tenant.schema).await?;
-    let aids = SearchAids {
-        synonyms: search_feed::synonym_groups(&mut tx).await?,
-        collections: search_feed::collection_labels(&mut tx).await?,
-    };
-    tx.end_read_only();
-    Ok(aids)
+    let rows = tenant_store::read_at_once(&app.reads, &tenant.schema, SEARCH_AIDS, &[]).await?;
+    Ok(SearchAids::from_rows(&rows)?)
 }
 
 fn results(found: &SearchResults, currency: Currency) -> Vec<ResultView> {

@@ -200,7 +200,7 @@ pub async fn collection_product_ids(
 }
 
 /// A collection as search shows it (facets and suggestions).
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct CollectionLabel {
     /// Handle (the facet value).
     pub handle: String,
@@ -221,13 +221,43 @@ pub async fn collection_labels(
     )
 }
 
-/// The merchant's synonym groups.
-pub async fn synonym_groups(conn: &mut PgConnection) -> Result<Vec<Vec<String>>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT terms FROM search_synonyms ORDER BY id")
-            .fetch_all(conn)
-            .await?,
-    )
+/// What the search page reads besides the index: the merchant's synonym groups and every
+/// collection's label, as one [`SEARCH_AIDS`] read.
+#[derive(Debug, Default)]
+pub struct SearchAids {
+    /// Synonym groups, oldest first.
+    pub synonyms: Vec<Vec<String>>,
+    /// Collections by title, for the facets.
+    pub collections: Vec<CollectionLabel>,
+}
+
+/// [`SearchAids`] in one statement (a row of two JSON arrays), for
+/// [`crate::read_at_once`]: read afresh on every search, so a synonym saved a moment ago
+/// applies to the very next one.
+pub const SEARCH_AIDS: crate::ReadStatement<'static> = crate::ReadStatement {
+    name: "search_aids",
+    sql: "SELECT \
+            (SELECT COALESCE(json_agg(terms ORDER BY id), '[]') FROM search_synonyms) AS synonyms, \
+            (SELECT COALESCE(json_agg(json_build_object( \
+                       'handle', handle, 'title', title, 'published', published) \
+                     ORDER BY title, handle), '[]') FROM collections) AS collections",
+};
+
+impl SearchAids {
+    /// Reads the row of [`SEARCH_AIDS`] (none: no synonyms, no collections).
+    pub fn from_rows(rows: &[sqlx::postgres::PgRow]) -> Result<Self, StoreError> {
+        use sqlx::Row as _;
+        use sqlx::types::Json;
+        let Some(row) = rows.first() else {
+            return Ok(Self::default());
+        };
+        let Json(synonyms) = row.try_get("synonyms")?;
+        let Json(collections) = row.try_get("collections")?;
+        Ok(Self {
+            synonyms,
+            collections,
+        })
+    }
 }
 
 /// A synonym group with its id, for the admin.

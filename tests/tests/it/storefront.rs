@@ -82,6 +82,16 @@ async fn variant_id(app: &TestApp, s: &Seeded, sku: &str) -> Uuid {
     id
 }
 
+/// The page's JSON-LD block, parsed: it ends at the first `</script>`, as in a browser.
+fn json_ld(page: &str) -> serde_json::Value {
+    let start = page
+        .find(r#"<script type="application/ld+json">"#)
+        .expect("a JSON-LD block")
+        + r#"<script type="application/ld+json">"#.len();
+    let end = start + page[start..].find("</script>").expect("the block's end");
+    serde_json::from_str(&page[start..end]).expect("JSON-LD parses")
+}
+
 async fn add(b: &mut Browser<'_>, fields: &[(&str, &str)]) -> Page {
     b.post_form("/cart/add", fields).await
 }
@@ -96,6 +106,7 @@ async fn home_and_product_pages_show_active_products_only() {
             shirt("Linen Shirt", Status::Active, [5, 0, 3, 2]),
             shirt("Secret Draft", Status::Draft, [1, 1, 1, 1]),
             shirt("Old Archive", Status::Archived, [1, 1, 1, 1]),
+            simple("Tee </script><b>Bold</b>", 1500, 1),
         ],
     )
     .await;
@@ -115,9 +126,37 @@ async fn home_and_product_pages_show_active_products_only() {
     assert!(page.contains(
         r#"<link rel="canonical" href="http://alpha.storefront.test/products/linen-shirt">"#
     ));
-    assert!(page.contains(r#""@type":"Product""#), "JSON-LD Product");
-    assert!(page.contains(r#""priceCurrency":"USD""#), "JSON-LD Offer");
     assert!(page.contains(r#"property="og:title" content="Linen Shirt""#));
+    // What a search engine reads: the product with an offer per variant, each with its
+    // price, currency, stock and address.
+    let ld = json_ld(&page);
+    assert_eq!(ld["@context"], "https://schema.org");
+    assert_eq!(ld["@type"], "Product");
+    assert_eq!(ld["name"], "Linen Shirt");
+    assert_eq!(ld["brand"]["name"], "Acme");
+    let offers = ld["offers"].as_array().expect("offers");
+    assert_eq!(offers.len(), 4);
+    assert_eq!(offers[0]["@type"], "Offer");
+    assert_eq!(offers[0]["price"], "20.00");
+    assert_eq!(offers[1]["price"], "21.00");
+    assert_eq!(offers[0]["priceCurrency"], "USD");
+    assert_eq!(offers[0]["sku"], "LINEN-SHIRT-0");
+    assert_eq!(offers[0]["availability"], "https://schema.org/InStock");
+    assert_eq!(offers[1]["availability"], "https://schema.org/OutOfStock");
+    assert!(
+        offers[0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://alpha.storefront.test/products/linen-shirt?variant="),
+        "{}",
+        offers[0]["url"]
+    );
+    // A title that closes the script element stays inside it.
+    let (status, page) = app
+        .get_text(&host("alpha"), "/products/tee-script-b-bold-b")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(json_ld(&page)["name"], "Tee </script><b>Bold</b>");
 
     for path in [
         "/products/secret-draft",
