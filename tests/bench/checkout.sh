@@ -26,14 +26,7 @@ if [[ "${BUILD:-1}" != 0 ]]; then
   cargo build --release -p platform --bin storefront -p storefront-tests --bin checkout_load
 fi
 
-psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-DATA_DIR=$(mktemp -d)
-LOG="$DATA_DIR/server.log"
-cleanup() {
-  if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$DATA_DIR"
-}
-trap cleanup EXIT
+fresh_run
 
 echo "starting the demo store"
 # The mail goes to files in DATA_DIR (no SMTP server needed); the sweeper runs as usual.

@@ -28,14 +28,7 @@ if [[ "${BUILD:-1}" != 0 ]]; then
   cargo build --release -p platform --bin storefront
 fi
 
-psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-DATA_DIR=$(mktemp -d)
-LOG="$DATA_DIR/server.log"
-cleanup() {
-  if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  rm -rf "$DATA_DIR"
-}
-trap cleanup EXIT
+fresh_run
 serve() { # command
   DATABASE_URL="$BENCH_URL" DATA_DIR="$DATA_DIR" LISTEN_ADDR="127.0.0.1:$PORT" \
     PLATFORM_DOMAIN="bench.test" BENCH_BASELINE=true RUST_LOG=warn PAGE_CACHE_MB=0 \

@@ -15,3 +15,18 @@ wait_for_server() { # path
     sleep 0.2
   done
 }
+
+# Makes the database $DB afresh on $ADMIN_URL and a data directory for the run ($DATA_DIR,
+# the server's log in $LOG); when the script exits, the server ($SERVER, if any) is
+# stopped and the directory removed.
+fresh_run() {
+  psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+  DATA_DIR=$(mktemp -d)
+  LOG="$DATA_DIR/server.log"
+  trap end_run EXIT
+}
+
+end_run() {
+  if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  rm -rf "$DATA_DIR"
+}

@@ -49,18 +49,11 @@ if [[ -z "${COMPARE:-}" && "${BUILD:-1}" != 0 ]]; then
   cargo build --release -p platform --bin storefront
 fi
 
-psql "$ADMIN_URL" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-DATA_DIR=$(mktemp -d)
-LOG="$DATA_DIR/server.log"
+fresh_run
 stop_server() {
   if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
   SERVER=
 }
-cleanup() {
-  stop_server
-  rm -rf "$DATA_DIR"
-}
-trap cleanup EXIT
 
 start_server() { # binary, then its command; PAGE_CACHE_MB from the environment
   local binary=$1
